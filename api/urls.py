@@ -1,0 +1,5 @@
+"""The JSON API, mounted once at /api/ by config/urls.py."""
+
+app_name = "api"
+
+urlpatterns: list = []

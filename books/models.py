@@ -1,0 +1,242 @@
+"""The domain: publishers, authors, genres, books and reviews.
+
+Reads go through the QuerySet methods below (``published()``-style adjectives filter,
+``with_*()`` annotate, ``for_*()`` bundle everything one consumer needs), so the API,
+the HTML pages and ``bench`` all tune one shared query plan.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Avg, Count, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+RECENT_REVIEWS = 5
+
+
+def isbn13_check_digit(first12: str) -> str:
+    """The ISBN-13 check digit for the first twelve digits (weights 1, 3, 1, 3, ...)."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return str((10 - total % 10) % 10)
+
+
+def validate_isbn13(value: str) -> None:
+    if len(value) != 13 or not value.isascii() or not value.isdigit():
+        raise ValidationError("An ISBN-13 is exactly 13 digits.", code="isbn_format")
+    if isbn13_check_digit(value[:12]) != value[12]:
+        raise ValidationError(
+            "This ISBN-13 has a wrong check digit.", code="isbn_checksum"
+        )
+
+
+class Publisher(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    country = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Genre(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuthorQuerySet(models.QuerySet["Author"]):
+    def with_book_count(self) -> AuthorQuerySet:
+        """Annotate ``book_count`` with a correlated subquery.
+
+        A subquery (not ``Count("books")`` + GROUP BY) is evaluated only for the rows
+        the page returns, so it stays cheap under LIMIT on a large table.
+        """
+        counts = (
+            Book.objects.filter(author=OuterRef("pk"))
+            .order_by()
+            .values("author")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(book_count=Coalesce(Subquery(counts), Value(0)))
+
+    def for_list(self) -> AuthorQuerySet:
+        """One query: the author's own columns plus ``book_count``."""
+        return self.defer("bio").with_book_count()
+
+    def for_detail(self) -> AuthorQuerySet:
+        """Two queries: the author with ``book_count``, then their books for listing."""
+        books = Book.objects.for_list().order_by("-published", "-id")
+        return self.with_book_count().prefetch_related(
+            Prefetch("books", queryset=books)
+        )
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=200, db_index=True)
+    bio = models.TextField(blank=True)
+    born = models.DateField(null=True, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+
+    objects = AuthorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("books:author-detail", args=[self.pk])
+
+
+class BookQuerySet(models.QuerySet["Book"]):
+    def with_rating(self) -> BookQuerySet:
+        """Annotate ``rating_average`` and ``rating_count`` with correlated subqueries.
+
+        Evaluated per returned row only, using the ``(book, -created)`` review index;
+        a JOIN + GROUP BY would aggregate every review before the LIMIT applies.
+        """
+        reviews = Review.objects.filter(book=OuterRef("pk")).order_by().values("book")
+        return self.annotate(
+            rating_average=Subquery(reviews.annotate(a=Avg("rating")).values("a")),
+            rating_count=Coalesce(
+                Subquery(reviews.annotate(c=Count("pk")).values("c")), Value(0)
+            ),
+        )
+
+    def for_list(self) -> BookQuerySet:
+        """Two queries: books joined to author and publisher, then their genres.
+
+        ``description`` is deferred: list consumers never show it.
+        """
+        return (
+            self.select_related("author", "publisher")
+            .only(
+                "id",
+                "title",
+                "isbn",
+                "published",
+                "pages",
+                "price",
+                "updated",
+                "author",
+                "publisher",
+                "author__id",
+                "author__name",
+                "publisher__id",
+                "publisher__name",
+            )
+            .prefetch_related(
+                Prefetch("genres", queryset=Genre.objects.order_by("name"))
+            )
+            .with_rating()
+        )
+
+    def for_detail(self) -> BookQuerySet:
+        """Three queries: the book (all columns), its genres, its newest reviews.
+
+        The sliced Prefetch becomes ROW_NUMBER() OVER (PARTITION BY book) <= 5, so a
+        book with thousands of reviews loads only its newest five.
+        """
+        recent = Review.objects.order_by("-created", "-id")[:RECENT_REVIEWS]
+        return (
+            self.select_related("author", "publisher")
+            .prefetch_related(
+                Prefetch("genres", queryset=Genre.objects.order_by("name")),
+                Prefetch("reviews", queryset=recent, to_attr="recent_reviews"),
+            )
+            .with_rating()
+        )
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=300, db_index=True)
+    isbn = models.CharField(max_length=13, unique=True, validators=[validate_isbn13])
+    # The (author, -published, -id) index serves author lookups; no second FK index.
+    author = models.ForeignKey(
+        Author, on_delete=models.PROTECT, related_name="books", db_index=False
+    )
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="books",
+    )
+    genres = models.ManyToManyField(Genre, related_name="books", blank=True)
+    # Indexed as the leading column of book_published_id_idx below; a single-column
+    # index as well would only cost writes (and tempt the planner into a sort).
+    published = models.DateField()
+    pages = models.PositiveIntegerField()
+    price = models.DecimalField(max_digits=8, decimal_places=2)
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = BookQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published", "-id"]
+        indexes = [
+            # The default list order, as one composite index that keyset pagination
+            # walks: WHERE (published, id) < (x, y) ORDER BY published DESC, id DESC.
+            models.Index(fields=["-published", "-id"], name="book_published_id_idx"),
+            # An author's books, newest first (author pages, ?author= filter).
+            models.Index(
+                fields=["author", "-published", "-id"], name="book_author_pub_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pages__gt=0), name="book_pages_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gt=0), name="book_price_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("books:book-detail", args=[self.pk])
+
+
+class Review(models.Model):
+    # Covered by review_book_created_idx, which leads with book.
+    book = models.ForeignKey(
+        Book, on_delete=models.CASCADE, related_name="reviews", db_index=False
+    )
+    reviewer = models.CharField(max_length=100)
+    rating = models.PositiveSmallIntegerField()
+    body = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            # A book's reviews newest first, and the per-book rating subqueries.
+            models.Index(
+                fields=["book", "-created", "-id"], name="review_book_created_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5),
+                name="review_rating_1_to_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} on {self.book_id}: {self.rating}"

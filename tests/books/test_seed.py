@@ -1,0 +1,105 @@
+"""``manage.py seed``: deterministic, realistic, counted."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from books.models import Author, Book, Genre, Publisher, Review, validate_isbn13
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(**options) -> str:
+    out = StringIO()
+    call_command("seed", stdout=out, **options)
+    return out.getvalue()
+
+
+def snapshot() -> dict:
+    return {
+        "books": list(
+            Book.objects.order_by("pk").values_list(
+                "pk",
+                "title",
+                "isbn",
+                "author_id",
+                "publisher_id",
+                "published",
+                "pages",
+                "price",
+                "description",
+                "created",
+            )
+        ),
+        "genres": list(
+            Book.genres.through.objects.order_by("book_id", "genre_id").values_list(
+                "book_id", "genre_id"
+            )
+        ),
+        "authors": list(
+            Author.objects.order_by("pk").values_list("pk", "name", "born")
+        ),
+        "reviews": list(
+            Review.objects.order_by("pk").values_list(
+                "book_id", "reviewer", "rating", "body", "created"
+            )
+        ),
+    }
+
+
+def test_seed_creates_the_requested_counts():
+    output = seed(books=120, authors=15, seed=1)
+    assert Book.objects.count() == 120
+    assert Author.objects.count() == 15
+    assert Publisher.objects.exists() and Genre.objects.exists()
+    assert 3 <= Review.objects.count() / 120 <= 7  # about five per book
+    assert "Seeded 120 books" in output
+
+
+def test_same_seed_gives_the_same_rows():
+    seed(books=60, seed=7, reset=True)
+    first = snapshot()
+    seed(books=60, seed=7, reset=True)
+    assert snapshot() == first
+
+
+def test_different_seed_gives_different_rows():
+    seed(books=60, seed=7, reset=True)
+    first = snapshot()
+    seed(books=60, seed=8, reset=True)
+    assert snapshot()["books"] != first["books"]
+
+
+def test_seeded_data_is_valid_and_realistic():
+    seed(books=200, seed=3)
+    for isbn in Book.objects.values_list("isbn", flat=True):
+        validate_isbn13(isbn)
+    years = {d.year for d in Book.objects.values_list("published", flat=True)}
+    assert max(years) - min(years) > 60  # spread over a century
+    per_book = {b.genres.count() for b in Book.objects.prefetch_related("genres")}
+    assert per_book <= {1, 2, 3}
+    assert set(Review.objects.values_list("rating", flat=True)) <= {1, 2, 3, 4, 5}
+
+
+def test_seed_appends_without_reset_and_keeps_ids_unique():
+    seed(books=30, seed=1)
+    seed(books=30, seed=2)
+    assert Book.objects.count() == 60
+    assert Book.objects.values("isbn").distinct().count() == 60
+
+
+def test_if_empty_skips_a_seeded_database():
+    seed(books=10, seed=1)
+    assert "not seeding" in seed(books=10, seed=1, if_empty=True)
+    assert Book.objects.count() == 10
+
+
+def test_writes_after_seeding_get_fresh_ids(book_factory):
+    seed(books=10, seed=1)
+    assert book_factory(1)[0].pk == 11
+
+
+def test_bad_arguments_are_a_command_error():
+    with pytest.raises(CommandError):
+        seed(books=-1)

@@ -1,0 +1,60 @@
+"""Fixtures shared by the whole suite."""
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+
+from tests.factories import AuthorFactory, BookFactory, GenreFactory, ReviewFactory
+
+
+def clear_cache(cache) -> None:
+    """Empty one cache. On Redis, delete only this project's keys, never FLUSHDB."""
+    client = getattr(cache, "client", None)
+    if hasattr(client, "get_client"):
+        raw = client.get_client(write=True)
+        for key in raw.scan_iter(match=f"{cache.key_prefix}:*", count=1000):
+            raw.delete(key)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches():
+    """Each test starts and ends with empty caches, so nothing leaks between tests."""
+    for cache in caches.all():
+        clear_cache(cache)
+    yield
+    for cache in caches.all():
+        clear_cache(cache)
+
+
+@pytest.fixture
+def postgres(db) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
+
+
+@pytest.fixture
+def redis_cache():
+    from django.core.cache import cache
+
+    if not hasattr(getattr(cache, "client", None), "get_client"):
+        pytest.skip("needs Redis: run with REDIS_URL=redis://...")
+    return cache
+
+
+def make_books(count: int, reviews_per_book: int = 3) -> list:
+    """``count`` books by two authors, each with two genres and some reviews."""
+    authors = AuthorFactory.create_batch(2)
+    genres = [GenreFactory(name="Fantasy"), GenreFactory(name="Crime")]
+    books = []
+    for i in range(count):
+        book = BookFactory(author=authors[i % 2], genres=genres)
+        ReviewFactory.create_batch(reviews_per_book, book=book, rating=1 + i % 5)
+        books.append(book)
+    return books
+
+
+@pytest.fixture
+def book_factory():
+    return make_books

@@ -1,0 +1,111 @@
+"""Settings switch on the environment alone: embedded default vs PostgreSQL + Redis."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "d = s.DATABASES['default']; c = s.CACHES['default']; "
+    "print(json.dumps({'engine': d['ENGINE'], 'options': sorted(d.get('OPTIONS', {})), "
+    "'cache': c['BACKEND'], 'eager': s.CELERY_TASK_ALWAYS_EAGER, "
+    "'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, "
+    "'toolbar': 'debug_toolbar' in s.INSTALLED_APPS}))"
+)
+
+
+def probe(**env: str) -> dict:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+    }
+    clean.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_default_is_sqlite_locmem_and_eager_celery():
+    found = probe(SECRET_KEY="x")
+    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert (
+        found["eager"] is True and found["debug"] is False and found["toolbar"] is False
+    )
+
+
+def test_urls_switch_to_pooled_postgres_and_django_redis():
+    found = probe(
+        SECRET_KEY="x",
+        DATABASE_URL="postgres://root@127.0.0.1:5432/test",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert found["engine"] == "django.db.backends.postgresql"
+    assert {"pool", "options", "connect_timeout"} <= set(found["options"])
+    assert found["cache"] == "django_redis.cache.RedisCache"
+    assert found["broker"] == "redis://127.0.0.1:6379/0" and found["eager"] is False
+
+
+def test_broker_can_be_overridden_separately():
+    found = probe(
+        SECRET_KEY="x",
+        REDIS_URL="redis://h:6379/0",
+        CELERY_BROKER_URL="amqp://guest@127.0.0.1:5672//",
+    )
+    assert found["broker"].startswith("amqp://") and found["eager"] is False
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="false")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_installs_the_toolbar_with_a_dev_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="true")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert json.loads(result.stdout)["toolbar"] is True
+
+
+def test_tests_never_load_the_toolbar():
+    assert "debug_toolbar" not in settings.INSTALLED_APPS
+
+
+@pytest.mark.django_db
+def test_redis_round_trip_through_the_django_redis_client(redis_cache):
+    from django_redis import get_redis_connection
+
+    redis_cache.set("roundtrip", {"a": 1}, 30)
+    assert redis_cache.get("roundtrip") == {"a": 1}
+    raw = get_redis_connection("default")
+    assert raw.ttl(redis_cache.make_key("roundtrip")) > 0
+
+
+@pytest.mark.django_db
+def test_database_vendor_matches_database_url():
+    expected = (
+        "postgresql"
+        if os.environ.get("DATABASE_URL", "").startswith("postgres")
+        else "sqlite"
+    )
+    assert connection.vendor == expected
