@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from books.views import healthz
+from books.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
