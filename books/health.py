@@ -1,7 +1,15 @@
-"""The health check: `/healthz` names whatever dependency is down."""
+"""The health check: `/healthz` names whatever dependency is down.
+
+``database`` and ``cache`` decide the status (503 when either is down, as the contract
+says). ``broker`` is reported but never fails the check: a broker outage only delays
+background work (sends are logged and the periodic job repairs), and restarting the
+web container would not bring the broker back. With no broker (eager Celery, the
+embedded default) it reads ``"eager"``.
+"""
 
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -35,6 +43,20 @@ def _cache_ok() -> bool:
         return False
 
 
+def _broker_state() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager"
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
+        return "ok"
+    except Exception:
+        logger.warning("healthz: broker check failed", exc_info=True)
+        return "down"
+
+
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -44,4 +66,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "cache": "ok" if _cache_ok() else "down",
     }
     healthy = all(state == "ok" for state in checks.values())
+    checks["broker"] = _broker_state()
     return JsonResponse(checks, status=200 if healthy else 503)

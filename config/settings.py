@@ -42,7 +42,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (even a 400 for a bad Host) carries the request id.
+    "books.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything parses the request: NUL bytes and oversized bodies are a 400.
+    "books.middleware.BadInputMiddleware",
+    "books.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,6 +175,49 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 
+# One idempotent beat job; the rest of the tasks are enqueued after commits.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-catalogue-stats": {
+        "task": "books.tasks.refresh_catalogue_stats",
+        "schedule": env.float("CATALOGUE_STATS_EVERY", default=300.0),
+        # A stats refresh queued behind an outage is worthless once the next is due.
+        "options": {"expires": env.float("CATALOGUE_STATS_EVERY", default=300.0)},
+    },
+}
+# A broker outage must cost a request milliseconds, not seconds: publish retries are
+# few and short, and the sender logs the failure (books.tasks.BookshelfTask).
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
+
+# --- Security -------------------------------------------------------------------------
+# One switch, SECURE_HTTPS, says the site is served over HTTPS (directly or by a TLS
+# proxy): it turns on the SSL redirect, HSTS and Secure cookies. It is off by default so
+# that `make serve` works on plain http://127.0.0.1. X-Forwarded-Proto is trusted only
+# with SECURE_PROXY_SSL_HEADER=true: only behind a proxy that overwrites that header.
+SECURE_HTTPS = env.bool("SECURE_HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SECURE_HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SECURE_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE_HTTPS)
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", default=31_536_000 if SECURE_HTTPS else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HTTPS
+)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HTTPS)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP inside the network
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 # --- Auth, i18n, static ---------------------------------------------------------------
 
 _VALIDATORS = "django.contrib.auth.password_validation"
@@ -212,6 +260,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Proxies in front of the app; throttles key on the client address that many hops
+    # back in X-Forwarded-For, so a client cannot reset its limit by rotating it.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -227,14 +278,25 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging --------------------------------------------------------------------------
 
+# JSON lines in production (default when DEBUG is off), plain text for humans in dev.
+# Every record carries the request id (books.middleware.RequestIDMiddleware).
+LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.logs.RequestIDFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        },
+        "json": {"()": "config.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {

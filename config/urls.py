@@ -11,6 +11,10 @@ urlpatterns = [
     path("", include("books.urls")),
 ]
 
+# No traceback ever reaches a client: JSON under /api/, plain text elsewhere, and a
+# database outage that escaped a view is still a 503.
+handler500 = "books.middleware.server_error"
+
 if settings.DEBUG:
     from debug_toolbar.toolbar import debug_toolbar_urls
 

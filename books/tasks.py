@@ -1,0 +1,117 @@
+"""Background work, sent only after the transaction that made it necessary commits.
+
+Every task is idempotent (it recomputes from the database and overwrites), so
+``acks_late`` redelivery after a worker crash is safe, and retries back off with
+jitter on transient database errors. Sending goes through ``BookshelfTask``'s
+``delay_on_commit``: a broker outage at enqueue time is logged, never raised, so the
+committed write stands and the request still succeeds.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.contrib.django.task import DjangoTask
+from django.core.cache import cache
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Avg, Count, Max, Min
+from django.utils import timezone
+
+from books.models import Book, Review
+
+logger = logging.getLogger(__name__)
+
+# Errors worth retrying: the database restarting, a pool wait running out.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+RETRY = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,  # far below the broker's 1 h visibility timeout
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+CATALOGUE_STATS_KEY = "catalogue_stats:v1"
+# Outlives the beat interval (300 s), so readers always find a value between runs.
+CATALOGUE_STATS_TTL = 15 * 60
+
+
+class BookshelfTask(DjangoTask):
+    """``DjangoTask`` whose on-commit sends log a broker outage instead of raising.
+
+    Without this, ``delay_on_commit`` would raise out of the ``on_commit`` callback
+    after the write committed, and the client would see a 500 for a saved write.
+    """
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        transaction.on_commit(functools.partial(self._send_or_log, args, kwargs))
+
+    def apply_async_on_commit(
+        self, args: tuple = (), kwargs: dict | None = None, **options: Any
+    ) -> None:
+        transaction.on_commit(
+            functools.partial(self._send_or_log, args, kwargs or {}, **options)
+        )
+
+    def _send_or_log(self, args: tuple, kwargs: dict, **options: Any) -> None:
+        try:
+            self.apply_async(args, kwargs, **options)
+        except Exception:
+            # Reported, not silently lost: the periodic refresh and the cache TTLs
+            # repair whatever this send would have done.
+            logger.exception(
+                "could not enqueue %s", self.name, extra={"task": self.name}
+            )
+
+
+@shared_task(base=BookshelfTask, acks_late=True, **RETRY)
+def refresh_catalogue_stats() -> dict[str, Any]:
+    """Recompute the catalogue-wide figures and cache them: two aggregate queries.
+
+    The project keeps no denormalised counters (ratings are subquery annotations), so
+    there is nothing to repair row by row; this is the one set-based job worth
+    running on a schedule. Idempotent: it overwrites the cached value.
+    """
+    stats: dict[str, Any] = Book.objects.aggregate(
+        books=Count("pk"),
+        authors=Count("author", distinct=True),
+        average_price=Avg("price"),
+        first_published=Min("published"),
+        last_published=Max("published"),
+    )
+    stats |= Review.objects.aggregate(reviews=Count("pk"), average_rating=Avg("rating"))
+    stats["average_price"] = _round(stats["average_price"])
+    stats["average_rating"] = _round(stats["average_rating"])
+    for key in ("first_published", "last_published"):
+        stats[key] = stats[key].isoformat() if stats[key] else None
+    stats["computed_at"] = timezone.now().isoformat()
+    cache.set(CATALOGUE_STATS_KEY, stats, CATALOGUE_STATS_TTL)
+    logger.info("catalogue stats refreshed", extra={"books": stats["books"]})
+    return stats
+
+
+def catalogue_stats() -> dict[str, Any]:
+    """The cached catalogue figures, computed in-process on a miss."""
+    return cache.get(CATALOGUE_STATS_KEY) or refresh_catalogue_stats()
+
+
+def _round(value: Any) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+@shared_task(base=BookshelfTask, acks_late=True, **RETRY)
+def warm_hot_cache() -> int:
+    """Refill the hottest cached reads after a write invalidated them.
+
+    Idempotent: it only reads, and writes whatever the cache layer would have cached
+    on the next request anyway. Returns how many entries were warmed.
+    """
+    from books import cache as book_cache  # the cache layer owns keys and TTLs
+
+    warm = getattr(book_cache, "warm_hot_keys", None)
+    if warm is None:
+        return 0
+    return int(warm() or 0)

@@ -1,0 +1,112 @@
+"""gunicorn settings: ``gunicorn -c config/gunicorn.py config.wsgi``.
+
+Every value can be overridden from the environment (``GUNICORN_<NAME>`` or the usual
+``WEB_CONCURRENCY`` / ``PORT`` / ``BIND``). Timeouts are ordered so that a stuck
+database gives the client a fast 503 instead of a killed worker:
+
+    statement_timeout (DB_STATEMENT_TIMEOUT_MS, 3 s) < pool wait (DB_POOL_TIMEOUT, 5 s)
+    < worker timeout (GUNICORN_TIMEOUT, 30 s) < the proxy's read timeout
+
+and ``graceful_timeout`` stays inside the orchestrator's stop grace period (compose's
+``stop_grace_period`` is 40 s).
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+_cores = multiprocessing.cpu_count()
+
+# --- Sockets --------------------------------------------------------------------------
+bind = os.environ.get("GUNICORN_BIND") or os.environ.get("BIND")
+if not bind:
+    bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8000)}"
+backlog = _int("GUNICORN_BACKLOG", 2048)
+
+# --- Workers --------------------------------------------------------------------------
+# gthread: a few processes for CPU parallelism, a few threads each to overlap database
+# and cache I/O. Each process opens its own psycopg pool (DB_POOL_MAX_SIZE, default 8),
+# so threads <= pool size, and workers x pool size must stay below max_connections.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", _cores * 2 + 1))
+threads = _int("GUNICORN_THREADS", 4)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then (leaks in third-party code); the jitter staggers the
+# restarts so the workers never all restart at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# The pool must be created after fork: one pool per worker, never shared.
+preload_app = False
+
+# --- Timeouts -------------------------------------------------------------------------
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+
+_statement_s = _float("DB_STATEMENT_TIMEOUT_MS", 3000) / 1000
+_pool_wait_s = _float("DB_POOL_TIMEOUT", 5.0)
+if not _statement_s < _pool_wait_s < timeout:
+    raise RuntimeError(
+        "timeouts must be ordered statement_timeout < pool wait < worker timeout, "
+        f"got {_statement_s} s < {_pool_wait_s} s < {timeout} s"
+    )
+
+# The heartbeat file is fchmod()ed on every loop: on a slow or overlay disk that can
+# block long enough to get a healthy worker killed, so keep it in RAM.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (
+    "/dev/shm" if os.path.isdir("/dev/shm") else None
+)
+
+# --- Request limits (a 400 from gunicorn before Django sees anything) -----------------
+limit_request_line = _int("GUNICORN_LIMIT_REQUEST_LINE", 4094)
+limit_request_fields = _int("GUNICORN_LIMIT_REQUEST_FIELDS", 100)
+limit_request_field_size = _int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190)
+
+# --- Proxy ----------------------------------------------------------------------------
+# Only these peers may set X-Forwarded-* for gunicorn (wsgi.url_scheme, REMOTE_ADDR).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# --- Logging --------------------------------------------------------------------------
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = os.environ.get("GUNICORN_ERRORLOG", "-")
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# %(M)s is the request time in milliseconds; the request id is the one the
+# RequestIDMiddleware echoed, so access lines join up with application log lines.
+access_log_format = os.environ.get(
+    "GUNICORN_ACCESS_LOG_FORMAT",
+    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s',
+)
+
+_debug = os.environ.get("DEBUG", "false").lower() in {"1", "true", "yes", "on"}
+if os.environ.get("LOG_FORMAT", "plain" if _debug else "json") == "json":
+    # The same JSON formatter as Django's logs, so one parser reads the whole stream.
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "config.logs.JsonFormatter"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json"},
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json"},
+        },
+        "loggers": {
+            "gunicorn.error": {
+                "level": loglevel.upper(),
+                "handlers": ["error_console"],
+                "propagate": False,
+            },
+            "gunicorn.access": {
+                "level": "INFO",
+                "handlers": ["console"],
+                "propagate": False,
+            },
+        },
+    }
+
+proc_name = "bookshelf"
