@@ -28,6 +28,21 @@ def _clear_caches():
         clear_cache(cache)
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Tests run without collectstatic, so {% static %} must not need the manifest.
+
+    Production keeps CompressedManifestStaticFilesStorage; tests/books/test_views.py
+    runs collectstatic with it into a temporary STATIC_ROOT.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+
+
 @pytest.fixture
 def postgres(db) -> None:
     if connection.vendor != "postgresql":
