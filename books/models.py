@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Avg, Count, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import (
+    Avg,
+    Count,
+    F,
+    Lookup,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +40,26 @@ def validate_isbn13(value: str) -> None:
         raise ValidationError(
             "This ISBN-13 has a wrong check digit.", code="isbn_checksum"
         )
+
+
+class InSubquery(Lookup):
+    """``lhs IN (subquery)``, written ``lhs = ANY(ARRAY(subquery))`` on PostgreSQL.
+
+    Inside an OR, PostgreSQL runs ``IN (SELECT ...)`` as a hashed SubPlan filter that no
+    index can serve. ``ARRAY(...)`` runs the subquery once (an InitPlan) and
+    ``= ANY(array)`` is an index condition, so each arm of the OR can use its own index
+    and the planner can combine them with a BitmapOr.
+    """
+
+    lookup_name = "in_subquery"
+
+    def as_sql(self, compiler, connection, template="%s IN %s"):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return template % (lhs, rhs), (*lhs_params, *rhs_params)
+
+    def as_postgresql(self, compiler, connection):
+        return self.as_sql(compiler, connection, template="%s = ANY(ARRAY%s)")
 
 
 class Publisher(models.Model):
@@ -113,6 +143,17 @@ class BookQuerySet(models.QuerySet["Book"]):
             rating_count=Coalesce(
                 Subquery(reviews.annotate(c=Count("pk")).values("c")), Value(0)
             ),
+        )
+
+    def search(self, text: str) -> BookQuerySet:
+        """Books whose title or author's name contains ``text``, case-insensitively.
+
+        On PostgreSQL both arms use the trigram GIN indexes on ``UPPER(...)`` from
+        migration 0002 (``icontains`` compiles to ``UPPER(col::text) LIKE UPPER(%s)``).
+        """
+        authors = Author.objects.filter(name__icontains=text).order_by().values("pk")
+        return self.filter(
+            Q(title__icontains=text) | Q(InSubquery(F("author"), authors))
         )
 
     def for_list(self) -> BookQuerySet:

@@ -260,6 +260,27 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # orjson for JSON responses; the browsable API stays for humans.
+    "DEFAULT_RENDERER_CLASSES": [
+        "api.renderers.ORJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    # Keyset pagination everywhere (no COUNT); lookup lists opt out per view.
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetPagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    # Throttle counters live in the default cache. With Redis down, django-redis's
+    # IGNORE_EXCEPTIONS makes every counter read empty, so throttling silently stops
+    # and requests are served: chosen over turning a cache outage into 500s.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    # Generous, so tests and `manage.py bench` (one client address) never hit them.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="1000/min"),
+        "user": env("API_THROTTLE_USER", default="5000/min"),
+    },
     # Proxies in front of the app; throttles key on the client address that many hops
     # back in X-Forwarded-For, so a client cannot reset its limit by rotating it.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),

@@ -1,0 +1,183 @@
+"""The untuned twins: the same parameters and the same JSON, the tutorial way.
+
+``Model.objects.all()``, nested ``ModelSerializer``s that fetch each relation row by
+row, and ``SerializerMethodField``s that query: a list page of N books runs 4N + 1
+queries (author, publisher, genres and rating per book). No caching, and DRF's stdlib
+JSON renderer. They exist to be measured against ``api/viewsets.py``.
+
+Parameter validation and the paginator are shared with the tuned views on purpose:
+they are the contract (same 400s, same ``next``/``previous`` links), not the tuning.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Avg, Count, Q
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+
+from api.filters import BookFilterSerializer, book_filter_params
+from api.pagination import KeysetPagination, Ordering
+from api.serializers import (
+    RatingSerializer,
+    ReviewSerializer,
+    books_url,
+    rating_average,
+)
+from api.viewsets import AUTHOR_DETAIL_BOOKS, AUTHOR_ORDERING
+from books.models import RECENT_REVIEWS, Author, Book, Genre, Publisher
+
+
+class NaiveAuthorRefSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:author-detail")
+
+    class Meta:
+        model = Author
+        fields = ["id", "name", "url"]
+
+
+class NaivePublisherSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Publisher
+        fields = ["id", "name"]
+
+
+class NaiveGenreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Genre
+        fields = ["id", "name", "slug"]
+
+
+class NaiveBookSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:book-detail")
+    author = NaiveAuthorRefSerializer()
+    publisher = NaivePublisherSerializer(allow_null=True)
+    genres = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = [
+            "id",
+            "url",
+            "title",
+            "isbn",
+            "published",
+            "pages",
+            "price",
+            "author",
+            "publisher",
+            "genres",
+            "rating",
+        ]
+
+    @extend_schema_field(NaiveGenreSerializer(many=True))
+    def get_genres(self, book: Book) -> list[dict]:
+        return NaiveGenreSerializer(book.genres.order_by("name"), many=True).data
+
+    @extend_schema_field(RatingSerializer)
+    def get_rating(self, book: Book) -> dict[str, Any]:
+        stats = book.reviews.aggregate(average=Avg("rating"), count=Count("id"))
+        return {"average": rating_average(stats["average"]), "count": stats["count"]}
+
+
+class NaiveBookDetailSerializer(NaiveBookSerializer):
+    recent_reviews = serializers.SerializerMethodField()
+
+    class Meta(NaiveBookSerializer.Meta):
+        fields = [*NaiveBookSerializer.Meta.fields, "description", "recent_reviews"]
+
+    @extend_schema_field(ReviewSerializer(many=True))
+    def get_recent_reviews(self, book: Book) -> list[dict]:
+        reviews = book.reviews.order_by("-created", "-id")[:RECENT_REVIEWS]
+        return ReviewSerializer(reviews, many=True, context=self.context).data
+
+
+class NaiveAuthorSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:author-detail")
+    book_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Author
+        fields = ["id", "url", "name", "born", "country", "book_count"]
+
+    def get_book_count(self, author: Author) -> int:
+        return author.books.count()
+
+
+class NaiveAuthorDetailSerializer(NaiveAuthorSerializer):
+    books = serializers.SerializerMethodField()
+    books_url = serializers.SerializerMethodField()
+
+    class Meta(NaiveAuthorSerializer.Meta):
+        fields = [*NaiveAuthorSerializer.Meta.fields, "bio", "books", "books_url"]
+
+    @extend_schema_field(NaiveBookSerializer(many=True))
+    def get_books(self, author: Author) -> list[dict]:
+        books = author.books.all()[:AUTHOR_DETAIL_BOOKS]
+        return NaiveBookSerializer(books, many=True, context=self.context).data
+
+    def get_books_url(self, author: Author) -> str:
+        return books_url(self.context["request"], author)
+
+
+@extend_schema_view(list=extend_schema(parameters=[BookFilterSerializer]))
+class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
+    """The book list and detail, untuned."""
+
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    pagination_class = KeysetPagination
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        books = Book.objects.all()
+        if self.action != "list":
+            return books
+        params = self.filter_params
+        if "author" in params:
+            books = books.filter(author=params["author"])
+        if "genre" in params:
+            books = books.filter(genres__slug=params["genre"])
+        if "publisher" in params:
+            books = books.filter(publisher=params["publisher"])
+        if "published_after" in params:
+            books = books.filter(published__gte=params["published_after"])
+        if "published_before" in params:
+            books = books.filter(published__lte=params["published_before"])
+        if search := params.get("search"):
+            books = books.filter(
+                Q(title__icontains=search) | Q(author__name__icontains=search)
+            )
+        return books
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return NaiveBookSerializer
+        return NaiveBookDetailSerializer
+
+    @cached_property
+    def filter_params(self) -> dict[str, Any]:
+        return book_filter_params(self.request)
+
+    def get_ordering(self) -> Ordering:
+        return self.filter_params["ordering"]
+
+
+class NaiveAuthorViewSet(viewsets.ReadOnlyModelViewSet):
+    """The author list and detail, untuned."""
+
+    queryset = Author.objects.all()
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    pagination_class = KeysetPagination
+    lookup_value_regex = r"\d+"
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return NaiveAuthorSerializer
+        return NaiveAuthorDetailSerializer
+
+    def get_ordering(self) -> Ordering:
+        return AUTHOR_ORDERING

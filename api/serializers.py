@@ -1,0 +1,220 @@
+"""Serializers shape data and nothing else: no queries, only annotated attributes.
+
+Reads use separate list and detail serializers over the ``for_list()`` /
+``for_detail()`` querysets; writes validate input with ``*WriteSerializer`` classes and
+hand the result to ``books.services``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from books.models import Author, Book, Genre, Publisher, Review
+
+
+def rating_average(value: float | Decimal | None) -> float | None:
+    """PostgreSQL's AVG gives a Decimal, SQLite's a float: round both the same way."""
+    return None if value is None else round(float(value), 2)
+
+
+# --- nested references ----------------------------------------------------------------
+
+
+class AuthorRefSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:author-detail")
+
+    class Meta:
+        model = Author
+        fields = ["id", "name", "url"]
+
+
+class PublisherRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Publisher
+        fields = ["id", "name"]
+
+
+class GenreRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Genre
+        fields = ["id", "name", "slug"]
+
+
+@extend_schema_field(OpenApiTypes.DOUBLE)
+class RatingAverageField(serializers.ReadOnlyField):
+    def to_representation(self, value):
+        return rating_average(value)
+
+
+class RatingSerializer(serializers.Serializer):
+    """``{"average", "count"}`` from the ``with_rating()`` annotations."""
+
+    average = RatingAverageField(source="rating_average", allow_null=True)
+    count = serializers.IntegerField(source="rating_count", read_only=True)
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:review-detail")
+    # A hyperlink built from book_id alone: no query for the book.
+    book = serializers.HyperlinkedRelatedField(
+        view_name="api:book-detail", read_only=True
+    )
+
+    class Meta:
+        model = Review
+        fields = ["id", "url", "book", "reviewer", "rating", "body", "created"]
+
+
+class BookListSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:book-detail")
+    author = AuthorRefSerializer(read_only=True)
+    publisher = PublisherRefSerializer(read_only=True, allow_null=True)
+    genres = GenreRefSerializer(many=True, read_only=True)
+    rating = RatingSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Book
+        fields = [
+            "id",
+            "url",
+            "title",
+            "isbn",
+            "published",
+            "pages",
+            "price",
+            "author",
+            "publisher",
+            "genres",
+            "rating",
+        ]
+
+
+class BookDetailSerializer(BookListSerializer):
+    recent_reviews = ReviewSerializer(many=True, read_only=True)
+
+    class Meta(BookListSerializer.Meta):
+        fields = [*BookListSerializer.Meta.fields, "description", "recent_reviews"]
+
+
+class GenreSerializer(serializers.HyperlinkedModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:genre-detail")
+
+    class Meta:
+        model = Genre
+        fields = ["id", "url", "name", "slug"]
+
+
+class PublisherSerializer(serializers.HyperlinkedModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:publisher-detail")
+
+    class Meta:
+        model = Publisher
+        fields = ["id", "url", "name", "country"]
+
+
+class AuthorListSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:author-detail")
+    book_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Author
+        fields = ["id", "url", "name", "born", "country", "book_count"]
+
+
+class AuthorDetailSerializer(AuthorListSerializer):
+    # Newest books only (AUTHOR_DETAIL_BOOKS): a prolific author has thousands.
+    # The full list is a link away, at books_url.
+    books = BookListSerializer(source="recent_books", many=True, read_only=True)
+    books_url = serializers.SerializerMethodField()
+
+    class Meta(AuthorListSerializer.Meta):
+        fields = [*AuthorListSerializer.Meta.fields, "bio", "books", "books_url"]
+
+    def get_books_url(self, author: Author) -> str:
+        return books_url(self.context["request"], author)
+
+
+def books_url(request, author: Author) -> str:
+    """The book list filtered to one author: the complete ``books`` of a detail."""
+    return f"{reverse('api:book-list', request=request)}?author={author.pk}"
+
+
+# --- writes ---------------------------------------------------------------------------
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class GenreRefField(serializers.RelatedField):
+    """A genre given by id (``3`` or ``"3"``) or by slug (``"fantasy"``)."""
+
+    default_error_messages = {
+        "does_not_exist": "No genre with id or slug {value}.",
+        "invalid": "Give a genre id or slug.",
+    }
+
+    def to_internal_value(self, data: Any) -> Genre:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        text = str(data).strip()
+        # PostgreSQL rejects NUL in text, so refuse it here rather than 500 there.
+        if not text or "\x00" in text or len(text) > 100:
+            self.fail("invalid")
+        match = Q(slug=text)
+        if text.isascii() and text.isdigit() and len(text) < 19:
+            match |= Q(pk=int(text))
+        genre = self.get_queryset().filter(match).first()
+        if genre is None:
+            self.fail("does_not_exist", value=text)
+        return genre
+
+    def to_representation(self, value: Genre) -> str:
+        return value.slug
+
+
+class BookWriteSerializer(serializers.ModelSerializer):
+    author = serializers.PrimaryKeyRelatedField(queryset=Author.objects.all())
+    publisher = serializers.PrimaryKeyRelatedField(
+        queryset=Publisher.objects.all(), allow_null=True, required=False
+    )
+    genres = GenreRefField(queryset=Genre.objects.all(), many=True, required=False)
+    pages = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    price = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=Decimal("0.01")
+    )
+
+    class Meta:
+        model = Book
+        fields = [
+            "title",
+            "isbn",
+            "author",
+            "publisher",
+            "genres",
+            "published",
+            "pages",
+            "price",
+            "description",
+        ]
+
+
+class ReviewWriteSerializer(serializers.ModelSerializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+
+    class Meta:
+        model = Review
+        fields = ["reviewer", "rating", "body"]
+
+
+class AuthorWriteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Author
+        fields = ["name", "bio", "born", "country"]
