@@ -49,6 +49,11 @@ MIDDLEWARE = [
     "books.middleware.BadInputMiddleware",
     "books.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Server-Timing (db, cache, total) on every dynamic response; outside GZip so the
+    # total includes compression.
+    "api.caching.ServerTimingMiddleware",
+    # Compresses after the views: cached bodies stay identity-encoded, and the strong
+    # ETags it turns into W/"..." still match (books.cache compares weakly).
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

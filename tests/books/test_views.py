@@ -1,0 +1,323 @@
+"""HTML pages: content, keyset pagination, query counts cold and warm, freshness,
+ETag/304 through GZip, and the production static pipeline."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from books.models import Book
+from tests.factories import BookFactory, GenreFactory, ReviewFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("books:book-list")
+
+
+def book_url(book) -> str:
+    return reverse("books:book-detail", args=[book.pk])
+
+
+def author_url(author) -> str:
+    return reverse("books:author-detail", args=[author.pk])
+
+
+# --- Content and links ----------------------------------------------------------------
+
+
+def test_book_list_links_books_authors_and_genres(client, book_factory):
+    book = book_factory(3)[0]
+    html = client.get(LIST).content.decode()
+    assert book.title in html
+    assert book_url(book) in html
+    assert author_url(book.author) in html
+    assert "?genre=fantasy" in html
+    assert "/static/css/site.css" in html
+
+
+def test_book_detail_shows_reviews_genres_and_author(client, book_factory):
+    book = book_factory(1, reviews_per_book=0)[0]
+    ReviewFactory(book=book, reviewer="Ada Reviewer", rating=5, body="Loved it.")
+    response = client.get(book_url(book))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert all(s in html for s in (book.title, "Ada Reviewer", "Loved it.", "Crime"))
+    assert author_url(book.author) in html
+
+
+def test_author_detail_lists_their_books(client, book_factory):
+    books = book_factory(4)
+    author = books[0].author
+    html = client.get(author_url(author)).content.decode()
+    mine = [b for b in books if b.author_id == author.pk]
+    assert all(book_url(b) in html for b in mine)
+    assert all(book_url(b) not in html for b in books if b not in mine)
+
+
+def test_missing_book_and_author_are_404(client):
+    assert client.get("/books/999999/").status_code == 404
+    assert client.get("/authors/999999/").status_code == 404
+
+
+def test_genre_filter_shows_only_that_genre(client):
+    poetry = GenreFactory(name="Poetry")
+    inside = BookFactory(genres=[poetry])
+    outside = BookFactory()
+    html = client.get(LIST, {"genre": "poetry"}).content.decode()
+    assert book_url(inside) in html and book_url(outside) not in html
+
+
+# --- Keyset pagination ----------------------------------------------------------------
+
+
+def _page_ids(response) -> list[int]:
+    return [b.pk for b in response.context["books"]]
+
+
+def test_keyset_pages_walk_every_book_once_in_order(client, book_factory):
+    book_factory(45, reviews_per_book=0)
+    expected = Book.objects.order_by("-published", "-id").values_list("pk", flat=True)
+    seen, url = [], LIST
+    while url:
+        response = client.get(url)
+        seen += _page_ids(response)
+        next_url = response.context["page_obj"].next_url
+        url = LIST + next_url if next_url else None
+    assert seen == list(expected)
+
+
+def test_previous_link_returns_to_the_same_page(client, book_factory):
+    book_factory(45, reviews_per_book=0)
+    first = client.get(LIST)
+    second = client.get(LIST + first.context["page_obj"].next_url)
+    back = client.get(LIST + second.context["page_obj"].previous_url)
+    assert _page_ids(back) == _page_ids(first)
+    assert back.context["page_obj"].previous_url is None
+
+
+def test_same_day_books_are_split_by_id(client):
+    import datetime
+
+    day = datetime.date(2020, 1, 1)
+    BookFactory.create_batch(25, published=day)
+    first = client.get(LIST)
+    second = client.get(LIST + first.context["page_obj"].next_url)
+    assert len(_page_ids(first)) == 20 and len(_page_ids(second)) == 5
+    assert not set(_page_ids(first)) & set(_page_ids(second))
+
+
+def test_malformed_cursor_is_404_not_500(client):
+    assert client.get(LIST, {"after": "yesterday"}).status_code == 404
+    assert client.get(LIST, {"before": "2020-01-01_x"}).status_code == 404
+
+
+# --- Query counts: cold and warm, at two data sizes -----------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 30])
+def test_book_list_runs_three_queries_cold_and_none_warm(
+    size, client, book_factory, django_assert_num_queries
+):
+    book_factory(size)
+    with django_assert_num_queries(3):  # books, their genres, the genre sidebar
+        cold = client.get(LIST)
+    with django_assert_num_queries(0):
+        warm = client.get(LIST)
+    assert (cold.headers["X-Cache"], warm.headers["X-Cache"]) == ("MISS", "HIT")
+    assert warm.content == cold.content
+
+
+@pytest.mark.parametrize("size", [1, 30])
+def test_book_detail_runs_four_queries_cold_and_none_warm(
+    size, client, book_factory, django_assert_num_queries
+):
+    book = book_factory(size)[0]
+    # The book, its genres, its newest reviews, and the genre sidebar.
+    with django_assert_num_queries(4):
+        client.get(book_url(book))
+    with django_assert_num_queries(0):
+        client.get(book_url(book))
+
+
+@pytest.mark.parametrize("size", [1, 30])
+def test_author_detail_runs_four_queries_cold_and_none_warm(
+    size, client, book_factory, django_assert_num_queries
+):
+    author = book_factory(size)[0].author
+    # The author, their books, those books' genres, and the genre sidebar.
+    with django_assert_num_queries(4):
+        client.get(author_url(author))
+    with django_assert_num_queries(0):
+        client.get(author_url(author))
+
+
+def test_fragments_spare_queries_on_other_pages(
+    client, book_factory, django_assert_num_queries
+):
+    """Fragments rendered for / serve other pages: the sidebar costs no query."""
+    book = book_factory(5)[0]
+    client.get(LIST)
+    with django_assert_num_queries(2):  # books + genres; the sidebar is cached
+        client.get(LIST, {"genre": "crime"})
+    with django_assert_num_queries(3):  # the book, genres, reviews; no sidebar
+        client.get(book_url(book))
+
+
+# --- Freshness: a write is visible on the very next read ------------------------------
+
+
+def test_new_book_shows_on_the_next_list_read(
+    client, book_factory, django_capture_on_commit_callbacks
+):
+    book_factory(2)
+    client.get(LIST)
+    with django_capture_on_commit_callbacks(execute=True):
+        new = BookFactory(title="Brand New Arrival")
+    response = client.get(LIST)
+    assert response.headers["X-Cache"] == "MISS"
+    assert new.title in response.content.decode()
+
+
+def test_author_rename_shows_on_list_book_and_author_pages(
+    client, book_factory, django_capture_on_commit_callbacks
+):
+    book = book_factory(2)[0]
+    pages = [LIST, book_url(book), author_url(book.author)]
+    for url in pages:
+        client.get(url)
+        assert client.get(url).headers["X-Cache"] == "HIT"
+    with django_capture_on_commit_callbacks(execute=True):
+        book.author.name = "Zadie Renamed"
+        book.author.save()
+    for url in pages:
+        assert "Zadie Renamed" in client.get(url).content.decode(), url
+
+
+def test_new_review_updates_the_rating_on_the_book_page(
+    client, book_factory, django_capture_on_commit_callbacks
+):
+    book = book_factory(1, reviews_per_book=0)[0]
+    assert "No reviews yet" in client.get(book_url(book)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        ReviewFactory(book=book, rating=3, reviewer="Late Reader")
+    html = client.get(book_url(book)).content.decode()
+    assert "Late Reader" in html and "3.00" in html
+
+
+def test_queryset_update_through_invalidate_is_visible(
+    client, book_factory, django_capture_on_commit_callbacks
+):
+    from books.cache import invalidate_catalogue
+
+    book = book_factory(1)[0]
+    client.get(book_url(book))
+    with django_capture_on_commit_callbacks(execute=True):
+        Book.objects.filter(pk=book.pk).update(title="Updated In Bulk")
+        invalidate_catalogue()
+    assert "Updated In Bulk" in client.get(book_url(book)).content.decode()
+
+
+def test_deleted_book_is_404_on_the_next_read(
+    client, book_factory, django_capture_on_commit_callbacks
+):
+    book = book_factory(1)[0]
+    url = book_url(book)
+    client.get(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        book.delete()
+    assert client.get(url).status_code == 404
+
+
+# --- Conditional GET, GZip ------------------------------------------------------------
+
+
+def test_matching_etag_is_304_with_no_body_and_no_query(
+    client, book_factory, django_assert_num_queries
+):
+    book_factory(3)
+    etag = client.get(LIST).headers["ETag"]
+    assert etag.startswith('"')
+    with django_assert_num_queries(0):
+        response = client.get(LIST, headers={"if-none-match": etag})
+    assert response.status_code == 304 and response.content == b""
+    assert response.headers["ETag"] == etag
+
+
+def test_gzip_weakens_the_etag_and_the_weak_form_still_matches(
+    client, book_factory, django_assert_num_queries
+):
+    book_factory(5)
+    plain = client.get(LIST)
+    zipped = client.get(LIST, headers={"accept-encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.content) == plain.content
+    assert len(zipped.content) < len(plain.content) / 3
+    assert zipped.headers["ETag"] == "W/" + plain.headers["ETag"]
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    with django_assert_num_queries(0):
+        revalidated = client.get(
+            LIST,
+            headers={
+                "if-none-match": zipped.headers["ETag"],
+                "accept-encoding": "gzip",
+            },
+        )
+    assert revalidated.status_code == 304
+
+
+def test_etag_changes_after_a_write(
+    client, book_factory, django_capture_on_commit_callbacks
+):
+    book = book_factory(1)[0]
+    etag = client.get(book_url(book)).headers["ETag"]
+    with django_capture_on_commit_callbacks(execute=True):
+        book.title = "Second Edition"
+        book.save()
+    response = client.get(book_url(book), headers={"if-none-match": etag})
+    assert response.status_code == 200
+    assert "Second Edition" in response.content.decode()
+
+
+def test_pages_carry_server_timing(client, book_factory):
+    book_factory(1)
+    timing = client.get(LIST).headers["Server-Timing"]
+    assert "db;dur=" in timing and "cache;dur=" in timing and "total;dur=" in timing
+
+
+def test_logged_in_users_bypass_the_shared_page_cache(
+    client, book_factory, django_user_model, django_capture_on_commit_callbacks
+):
+    book_factory(1)
+    user = django_user_model.objects.create_user("reader", password="pw-123456")
+    client.force_login(user)
+    first = client.get(LIST)
+    assert "X-Cache" not in first.headers and "ETag" not in first.headers
+    client.logout()
+    # Nothing was stored for the anonymous visitor either.
+    assert client.get(LIST).headers["X-Cache"] == "MISS"
+
+
+# --- Static files ---------------------------------------------------------------------
+
+
+def test_collectstatic_writes_hashed_and_precompressed_files(settings, tmp_path):
+    """The production pipeline: manifest names plus .gz and .br siblings."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        },
+    }
+    # Only the project's own files: the apps' bundles would just make this slow.
+    settings.STATICFILES_FINDERS = [
+        "django.contrib.staticfiles.finders.FileSystemFinder"
+    ]
+    call_command("collectstatic", interactive=False, verbosity=0)
+    hashed = list(Path(tmp_path, "css").glob("site.*.css"))
+    assert len(hashed) == 1, hashed
+    assert Path(f"{hashed[0]}.gz").exists()
+    assert Path(f"{hashed[0]}.br").exists()
+    assert Path(tmp_path, "staticfiles.json").exists()
