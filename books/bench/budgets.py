@@ -1,0 +1,113 @@
+"""Query and latency budgets: the one definition bench and the tests both read.
+
+Budgets live in ``budgets.toml`` next to this module (``--budget PATH`` reads another
+file of the same shape). Each ``[[budget]]`` names a scenario glob and any of
+``max_queries``, ``max_duplicates`` and ``max_p95_ms``; every matching entry applies.
+Entries apply to the tuned variant unless ``variant`` says otherwise, and to both cache
+modes unless ``cache`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PATH = Path(__file__).with_name("budgets.toml")
+LIMITS = {
+    "max_queries": "queries",
+    "max_duplicates": "duplicate_queries",
+    "max_p95_ms": "p95_ms",
+}
+TIMING_LIMITS = {"max_p95_ms"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    scenario: str  # fnmatch glob over scenario names
+    variant: str = "tuned"  # "tuned", "naive" or "*"
+    cache: str = "*"  # "cold", "warm" or "*"
+    max_queries: int | None = None
+    max_duplicates: int | None = None
+    max_p95_ms: float | None = None
+
+    def applies(self, name: str, variant: str, cache: str) -> bool:
+        return (
+            fnmatch.fnmatchcase(name, self.scenario)
+            and fnmatch.fnmatchcase(variant, self.variant)
+            and fnmatch.fnmatchcase(cache, self.cache)
+        )
+
+
+@dataclass(frozen=True)
+class Breach:
+    name: str
+    variant: str
+    cache: str
+    metric: str  # "queries", "duplicate_queries" or "p95_ms"
+    actual: float
+    limit: float
+    rule: str  # the glob that set the limit
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name} [{self.variant}, {self.cache}]: {self.metric} "
+            f"{self.actual:g} > {self.limit:g} (budget {self.rule!r})"
+        )
+
+
+def load(path: Path | str = DEFAULT_PATH) -> list[Budget]:
+    """Parse a budget file; unknown keys are an error, so typos cannot pass CI."""
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+    budgets = []
+    for entry in data.get("budget", []):
+        unknown = set(entry) - {"scenario", "variant", "cache", *LIMITS}
+        if unknown or "scenario" not in entry:
+            raise ValueError(f"{path}: bad budget entry {entry!r} (unknown {unknown})")
+        budgets.append(Budget(**entry))
+    return budgets
+
+
+def check(
+    rows: list[dict], budgets: list[Budget], *, timing: bool = True
+) -> list[Breach]:
+    """Every limit that a result row (bench's JSON shape) exceeds."""
+    breaches = []
+    for row in rows:
+        for budget in budgets:
+            if not budget.applies(row["name"], row["variant"], row["cache"]):
+                continue
+            for limit_name, metric in LIMITS.items():
+                limit = getattr(budget, limit_name)
+                actual = row.get(metric)
+                if limit is None or actual is None:
+                    continue
+                if limit_name in TIMING_LIMITS and not timing:
+                    continue
+                if actual > limit:
+                    breaches.append(
+                        Breach(
+                            row["name"],
+                            row["variant"],
+                            row["cache"],
+                            metric,
+                            actual,
+                            limit,
+                            budget.scenario,
+                        )
+                    )
+    return breaches
+
+
+def limit_for(
+    budgets: list[Budget], name: str, variant: str, cache: str, limit_name: str
+) -> float | None:
+    """The tightest matching limit, for tests that assert one scenario's budget."""
+    values = [
+        getattr(b, limit_name)
+        for b in budgets
+        if b.applies(name, variant, cache) and getattr(b, limit_name) is not None
+    ]
+    return min(values) if values else None

@@ -1,0 +1,166 @@
+"""EXPLAIN every distinct query of the tuned scenarios, and flag the full scans.
+
+PostgreSQL runs ``EXPLAIN (ANALYZE, FORMAT JSON)`` (the SELECT really executes; bench
+only ever explains SELECTs), SQLite ``EXPLAIN QUERY PLAN``. A flag means a sequential
+scan of a large table that filters rows or feeds a sort: the signature of a missing
+index. Small tables are scanned on purpose by any sane planner and are not flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from books.bench.sql import fingerprint
+
+LARGE_TABLE_ROWS = 10_000
+_SORTS = {"Sort", "Incremental Sort"}
+_ALIAS = re.compile(r'"(\w+)"\s+(?:AS\s+)?"?([A-Z]\d+)"?\b')
+
+
+@dataclass
+class Finding:
+    fingerprint: str
+    scenarios: list[str] = field(default_factory=list)
+    plan: str = ""
+    flags: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "fingerprint": self.fingerprint,
+            "scenarios": self.scenarios,
+            "plan": self.plan,
+            "flags": self.flags,
+            "error": self.error,
+        }
+
+
+class RowCounts:
+    """Table sizes: planner statistics on PostgreSQL, COUNT(*) on SQLite."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, float] = {}
+
+    def __call__(self, table: str) -> float:
+        if table not in self._rows:
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute(
+                        "SELECT reltuples FROM pg_class WHERE relname = %s", [table]
+                    )
+                    row = cursor.fetchone()
+                else:
+                    quoted = connection.ops.quote_name(table)
+                    cursor.execute(f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608
+                    row = cursor.fetchone()
+            self._rows[table] = float(row[0]) if row else 0.0
+        return self._rows[table]
+
+
+def flag_postgres_plan(plan: dict, rows: RowCounts, min_rows: int) -> list[str]:
+    """Seq Scans on a large relation with a Filter, or below a Sort."""
+    flags: list[str] = []
+
+    def walk(node: dict, under_sort: bool) -> None:
+        kind = node.get("Node Type", "")
+        if kind == "Seq Scan":
+            table = node.get("Relation Name", "?")
+            size = rows(table)
+            if size > min_rows and ("Filter" in node or under_sort):
+                why = f"filter {node['Filter']}" if "Filter" in node else "feeds a sort"
+                flags.append(f"Seq Scan on {table} (~{size:,.0f} rows): {why}")
+        for child in node.get("Plans", []):
+            walk(child, under_sort or kind in _SORTS)
+
+    walk(plan, False)
+    return flags
+
+
+def summarise_postgres_plan(plan: dict) -> str:
+    lines: list[str] = []
+
+    def walk(node: dict, depth: int) -> None:
+        label = node.get("Node Type", "?")
+        if node.get("Index Name"):
+            label += f" using {node['Index Name']}"
+        if node.get("Relation Name"):
+            label += f" on {node['Relation Name']}"
+        actual = node.get("Actual Rows")
+        timing = node.get("Actual Total Time")
+        extra = f" (rows={actual}, {timing} ms)" if actual is not None else ""
+        lines.append("  " * depth + label + extra)
+        for child in node.get("Plans", []):
+            walk(child, depth + 1)
+
+    walk(plan, 0)
+    return "\n".join(lines)
+
+
+def flag_sqlite_plan(
+    details: list[str], sql: str, rows: RowCounts, min_rows: int
+) -> list[str]:
+    """``SCAN table`` without an index on a large table, when the query filters or
+    orders."""
+    aliases = {alias: table for table, alias in _ALIAS.findall(sql)}
+    upper = sql.upper()
+    if " WHERE " not in upper and " ORDER BY " not in upper:
+        return []
+    flags = []
+    for detail in details:
+        match = re.match(r"SCAN (\w+)(.*)", detail)
+        if not match or "USING" in match.group(2):
+            continue
+        table = aliases.get(match.group(1), match.group(1))
+        size = rows(table)
+        if size > min_rows:
+            flags.append(f"SCAN {table} (~{size:,.0f} rows) without an index")
+    return flags
+
+
+def explain(sql: str, params, rows: RowCounts, min_rows: int) -> tuple[str, list[str]]:
+    """(plan summary, flags) for one statement."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            document = cursor.fetchone()[0]
+            if isinstance(document, str):
+                import json
+
+                document = json.loads(document)
+            plan = document[0]["Plan"]
+            return summarise_postgres_plan(plan), flag_postgres_plan(
+                plan, rows, min_rows
+            )
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        details = [row[-1] for row in cursor.fetchall()]
+        return "\n".join(details), flag_sqlite_plan(details, sql, rows, min_rows)
+
+
+def explain_results(results, *, min_rows: int = LARGE_TABLE_ROWS) -> list[Finding]:
+    """One finding per distinct SELECT fingerprint of the tuned scenarios."""
+    findings: dict[str, Finding] = {}
+    samples: dict[str, tuple[str, object]] = {}
+    for result in results:
+        if result.variant != "tuned":
+            continue
+        for sql, params in result.samples:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            fp = fingerprint(sql)
+            finding = findings.setdefault(fp, Finding(fp))
+            if result.name not in finding.scenarios:
+                finding.scenarios.append(result.name)
+            samples.setdefault(fp, (sql, params))
+    rows = RowCounts()
+    for fp, finding in findings.items():
+        sql, params = samples[fp]
+        try:
+            # A savepoint, so a failing EXPLAIN cannot poison an outer transaction.
+            with transaction.atomic():
+                finding.plan, finding.flags = explain(sql, params, rows, min_rows)
+        except Exception as exc:  # a plan we cannot get is reported, not fatal
+            finding.error = f"{type(exc).__name__}: {exc}"
+    return list(findings.values())

@@ -1,0 +1,132 @@
+"""``bench --url``: throughput and latency of a running server, over real HTTP.
+
+Threads with one keep-alive connection each hammer a scenario's path for a fixed time.
+Only loopback addresses are accepted: this measures a local gunicorn, not the internet.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from books.bench.runner import percentile
+
+
+@dataclass
+class LoadResult:
+    name: str
+    variant: str
+    path: str
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    samples: list[float] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        ok = self.samples or [0.0]
+        return {
+            "name": self.name,
+            "variant": self.variant,
+            "path": self.path,
+            "requests": self.requests,
+            "errors": self.errors,
+            "rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": round(percentile(ok, 50), 2),
+            "p95_ms": round(percentile(ok, 95), 2),
+            "p99_ms": round(percentile(ok, 99), 2),
+        }
+
+
+def check_loopback(url: str) -> tuple[str, int]:
+    """(host, port) of an http:// URL that resolves to loopback only."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"{url!r}: expected http://host:port")
+    port = parts.port or 80
+    addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port)}
+    if not addresses or not all(
+        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
+    ):
+        raise ValueError(
+            f"{url!r} is not a loopback address; bench --url is local only"
+        )
+    return parts.hostname, port
+
+
+def hammer(
+    host: str,
+    port: int,
+    path: str,
+    *,
+    concurrency: int,
+    duration: float,
+) -> tuple[int, int, float, list[float]]:
+    """(requests, errors, seconds, latencies ms) for ``duration`` seconds of load."""
+    lock = threading.Lock()
+    samples: list[float] = []
+    counts = {"ok": 0, "errors": 0}
+    headers = {"Accept-Encoding": "gzip", "Host": f"{host}:{port}"}
+    deadline = time.perf_counter() + duration
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        mine: list[float] = []
+        errors = 0
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                failed = response.status >= 400
+            except (OSError, http.client.HTTPException):
+                failed = True
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+            if failed:
+                errors += 1
+            else:
+                mine.append((time.perf_counter() - started) * 1000)
+        conn.close()
+        with lock:
+            samples.extend(mine)
+            counts["ok"] += len(mine)
+            counts["errors"] += errors
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts["ok"], counts["errors"], time.perf_counter() - started, samples
+
+
+def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[LoadResult]:
+    """Warm each path briefly, then measure it for ``duration`` seconds."""
+    host, port = check_loopback(url)
+    prefix = urlsplit(url).path.rstrip("/")
+    results = []
+    for scenario in scenarios:
+        path = prefix + scenario.path
+        hammer(host, port, path, concurrency=1, duration=min(0.3, duration / 4))
+        requests, errors, seconds, samples = hammer(
+            host, port, path, concurrency=concurrency, duration=duration
+        )
+        results.append(
+            LoadResult(
+                scenario.name,
+                scenario.variant,
+                path,
+                requests,
+                errors,
+                seconds,
+                samples,
+            )
+        )
+    return results

@@ -1,0 +1,191 @@
+"""Instruments for one request: a query recorder and a cache counter.
+
+The recorder is an ``execute_wrapper``: it sees every statement with its parameters,
+times the database call alone and, only in the audit pass, walks the Python stack to
+find the line of project code that issued it. The timing pass never installs it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+_BENCH_DIR = str(Path(__file__).resolve().parent)
+_LIBRARY_MARKERS = ("site-packages", "dist-packages", f"{Path('lib', 'python')}")
+
+
+@dataclass
+class Query:
+    sql: str  # as Django sends it, with placeholders
+    params: Any
+    ms: float
+    site: str | None  # "api/serializers.py:41 in get_author"
+    template: str | None  # "books/book_list.html:12", when a template issued it
+
+
+@dataclass
+class Recording:
+    queries: list[Query] = field(default_factory=list)
+    captured: int = 0  # what CaptureQueriesContext saw; must equal len(queries)
+
+
+def _project_root() -> str:
+    return str(Path(settings.BASE_DIR).resolve())
+
+
+def _is_project(filename: str, root: str) -> bool:
+    return (
+        filename.startswith(root)
+        and not filename.startswith(_BENCH_DIR)
+        and not any(marker in filename for marker in _LIBRARY_MARKERS)
+        and "/.venv/" not in filename
+    )
+
+
+def _call_site(root: str) -> tuple[str | None, str | None]:
+    """The first frame in project code, and the template line being rendered if any.
+
+    Frames in Django, DRF and this package are skipped; when no project frame is on
+    the stack (a fully generic view) the innermost library frame outside the ORM is
+    named instead, so the site is never blank.
+    """
+    frame = sys._getframe(2)
+    fallback = template = None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if _is_project(filename, root):
+            rel = Path(filename).relative_to(root)
+            return f"{rel}:{frame.f_lineno} in {frame.f_code.co_name}", template
+        if template is None and frame.f_code.co_name == "render_annotated":
+            node = frame.f_locals.get("self")
+            origin = getattr(node, "origin", None)
+            token = getattr(node, "token", None)
+            if origin is not None and token is not None:
+                template = f"{origin.template_name}:{token.lineno}"
+        if fallback is None and "/django/db/" not in filename:
+            module = filename.split("site-packages/")[-1]
+            fallback = f"{module}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return fallback, template
+
+
+@contextmanager
+def record_queries(*, stacks: bool = True) -> Iterator[Recording]:
+    """Record every statement on the default connection, with its call site."""
+    recording = Recording()
+    root = _project_root()
+
+    def wrapper(execute, sql, params, many, context):
+        site, template = _call_site(root) if stacks else (None, None)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            recording.queries.append(Query(sql, params, ms, site, template))
+
+    with (
+        CaptureQueriesContext(connection) as captured,
+        connection.execute_wrapper(wrapper),
+    ):
+        yield recording
+    recording.captured = len(captured)
+
+
+@dataclass
+class CacheStats:
+    gets: int = 0
+    hits: int = 0
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.hits / self.gets, 3) if self.gets else None
+
+
+@contextmanager
+def count_cache(stats: CacheStats) -> Iterator[CacheStats]:
+    """Count reads and hits on every configured cache, by shadowing their methods.
+
+    ``get_or_set`` is counted once (its inner ``get`` calls are not), and a hit is a
+    value that is not the caller's default.
+    """
+    with ExitStack() as stack:
+        for alias in settings.CACHES:
+            backend = caches[alias]
+            stack.callback(_install(backend, stats))
+        yield stats
+
+
+def _install(backend, stats: CacheStats):
+    cls = type(backend)
+    nested = Counter()
+    missing = object()
+
+    def get(key, default=None, version=None, **kwargs):
+        value = cls.get(backend, key, missing, version=version, **kwargs)
+        if not nested["depth"]:
+            stats.gets += 1
+            stats.hits += value is not missing
+        return default if value is missing else value
+
+    def get_many(keys, version=None, **kwargs):
+        keys = list(keys)
+        found = cls.get_many(backend, keys, version=version, **kwargs)
+        stats.gets += len(keys)
+        stats.hits += len(found)
+        return found
+
+    def get_or_set(key, default, timeout=missing, version=None, **kwargs):
+        if timeout is not missing:
+            kwargs["timeout"] = timeout
+        probe = cls.get(backend, key, missing, version=version)
+        stats.gets += 1
+        stats.hits += probe is not missing
+        if probe is not missing:
+            return probe
+        nested["depth"] += 1
+        try:
+            return cls.get_or_set(backend, key, default, version=version, **kwargs)
+        finally:
+            nested["depth"] -= 1
+
+    backend.get, backend.get_many, backend.get_or_set = get, get_many, get_or_set
+
+    def uninstall() -> None:
+        for name in ("get", "get_many", "get_or_set"):
+            backend.__dict__.pop(name, None)
+
+    return uninstall
+
+
+def clear_caches() -> None:
+    """Empty every cache for a cold request; on Redis only this project's keys."""
+    try:
+        from books import cache as project_cache
+    except ImportError:  # pragma: no cover - the caching layer is optional
+        project_cache = None
+    clear = getattr(project_cache, "clear_all", None)
+    if callable(clear):
+        clear()
+        return
+    for alias in settings.CACHES:
+        backend = caches[alias]
+        client = getattr(backend, "client", None)
+        if hasattr(client, "get_client"):
+            raw = client.get_client(write=True)
+            keys = list(raw.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
+            if keys:
+                raw.delete(*keys)
+        else:
+            backend.clear()

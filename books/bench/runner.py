@@ -1,0 +1,300 @@
+"""The two passes over every scenario: an audit pass, then a timing pass.
+
+The audit pass records each query with its call site (slow, and it says so); the
+timing pass runs with no instrumentation at all, so stack walks never show up in the
+latencies. Both go through ``django.test.Client``, the real middleware stack, as
+anonymous GETs accepting gzip. "cold" clears the caches before every request; "warm"
+is the request after an identical one primed them.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.urls import resolve
+
+from books.bench import sql as sqlmod
+from books.bench.probe import (
+    CacheStats,
+    Query,
+    clear_caches,
+    count_cache,
+    record_queries,
+)
+from books.bench.scenarios import Scenario, body_of, view_class
+from books.models import Author, Book, Review
+
+CACHE_MODES = ("cold", "warm")
+N_PLUS_ONE_MIN = 3  # the same fingerprint this many times in one request is an N+1
+NOISY_SPREAD = 1.0  # (p95 - p50) / p50 above this gets a noise warning
+AUTO_SECONDS_PER_CASE = 0.6  # time box per scenario and cache mode when no --repeat
+AUTO_MIN_RUNS, AUTO_MAX_RUNS = 5, 40
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    cache: str
+    status: int = 0
+    queries: int = 0
+    duplicate_queries: int = 0
+    exact_duplicates: int = 0
+    db_ms: float = 0.0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    runs: int = 0
+    noisy: bool = False
+    bytes: int = 0
+    gzip_bytes: int = 0
+    cache_gets: int = 0
+    cache_hits: int = 0
+    x_cache: str | None = None
+    fingerprints: list[dict] = field(default_factory=list)
+    n_plus_one: list[dict] = field(default_factory=list)
+    samples: list[tuple[str, object]] = field(default_factory=list)  # for --explain
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def variant(self) -> str:
+        return self.scenario.variant
+
+    @property
+    def hit_ratio(self) -> float | None:
+        return round(self.cache_hits / self.cache_gets, 3) if self.cache_gets else None
+
+    def as_json(self) -> dict:
+        """The contract's keys first, then the extras."""
+        return {
+            "name": self.name,
+            "variant": self.variant,
+            "cache": self.cache,
+            "status": self.status,
+            "queries": self.queries,
+            "duplicate_queries": self.duplicate_queries,
+            "db_ms": round(self.db_ms, 2),
+            "p50_ms": _r(self.p50_ms),
+            "p95_ms": _r(self.p95_ms),
+            "bytes": self.bytes,
+            "gzip_bytes": self.gzip_bytes,
+            "p99_ms": _r(self.p99_ms),
+            "runs": self.runs,
+            "noisy": self.noisy,
+            "path": self.scenario.path,
+            "route": self.scenario.route,
+            "view": self.scenario.view,
+            "exact_duplicates": self.exact_duplicates,
+            "cache_gets": self.cache_gets,
+            "cache_hits": self.cache_hits,
+            "hit_ratio": self.hit_ratio,
+            "x_cache": self.x_cache,
+            "n_plus_one": self.n_plus_one,
+            "fingerprints": self.fingerprints,
+        }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def make_client() -> Client:
+    """An anonymous client that sends a Host the settings accept and asks for gzip."""
+    host = "localhost"
+    for allowed in settings.ALLOWED_HOSTS:
+        if allowed not in ("*", "testserver"):
+            host = allowed.lstrip(".")
+            break
+    return Client(HTTP_HOST=host, HTTP_ACCEPT_ENCODING="gzip")
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(samples)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _parent_model(scenario: Scenario, queries: list[Query]):
+    """The model a view lists or shows: its queryset's model, else the first query's."""
+    cls = view_class(resolve(scenario.path.split("?")[0]).func)
+    for attr in ("queryset", "model"):
+        value = getattr(cls, attr, None) if cls else None
+        model = getattr(value, "model", value)
+        if isinstance(model, type) and hasattr(model, "_meta"):
+            return model
+    for query in queries:
+        model = sqlmod.model_for_table(sqlmod.main_table(query.sql))
+        if model is not None:
+            return model
+    return None
+
+
+def _queryset_site(scenario: Scenario) -> str | None:
+    """Where the view builds its queryset: ``get_queryset`` or its ``queryset``."""
+    import inspect
+    from pathlib import Path
+
+    cls = view_class(resolve(scenario.path.split("?")[0]).func)
+    if cls is None:
+        return None
+    for klass in cls.__mro__:
+        if "get_queryset" in vars(klass) or "queryset" in vars(klass):
+            attr = "get_queryset" if "get_queryset" in vars(klass) else "queryset"
+            try:
+                target = vars(klass)[attr] if attr == "get_queryset" else klass
+                source = Path(inspect.getsourcefile(target)).resolve()
+                line = inspect.getsourcelines(target)[1]
+                rel = source.relative_to(Path(settings.BASE_DIR).resolve())
+            except (TypeError, OSError, ValueError):
+                return f"{klass.__qualname__}.{attr}"
+            return f"{klass.__qualname__}.{attr} ({rel}:{line})"
+    return None
+
+
+def analyse(result: Result, queries: list[Query]) -> None:
+    """Counts, duplicate fingerprints, N+1 sites and fix hints for one request."""
+    groups: dict[str, list[Query]] = defaultdict(list)
+    for query in queries:
+        groups[sqlmod.fingerprint(query.sql)].append(query)
+    exact = Counter((q.sql, repr(q.params)) for q in queries)
+    result.queries = len(queries)
+    result.db_ms = sum(q.ms for q in queries)
+    result.duplicate_queries = sum(len(g) - 1 for g in groups.values())
+    result.exact_duplicates = sum(n - 1 for n in exact.values())
+    result.fingerprints = [
+        {"fingerprint": fp, "count": len(g), "ms": round(sum(q.ms for q in g), 2)}
+        for fp, g in sorted(groups.items(), key=lambda item: -len(item[1]))
+    ]
+    result.samples = [(g[0].sql, g[0].params) for g in groups.values()]
+    repeated = {fp: g for fp, g in groups.items() if len(g) >= N_PLUS_ONE_MIN}
+    if not repeated:
+        return
+    parent = _parent_model(result.scenario, queries)
+    where = _queryset_site(result.scenario)
+    for fp, group in sorted(repeated.items(), key=lambda item: -len(item[1])):
+        sites = Counter(q.site for q in group)
+        templates = Counter(q.template for q in group if q.template)
+        hint = sqlmod.fix_hint(fp, parent)
+        if hint and where:
+            hint = f"{hint} in {where}"
+        result.n_plus_one.append(
+            {
+                "fingerprint": fp,
+                "summary": sqlmod.summary(fp),
+                "count": len(group),
+                "table": sqlmod.main_table(fp),
+                "site": sites.most_common(1)[0][0],
+                "template": templates.most_common(1)[0][0] if templates else None,
+                "hint": hint,
+            }
+        )
+
+
+def _request(client: Client, path: str):
+    response = client.get(path)
+    body, gzip_bytes = body_of(response)
+    return response, body, gzip_bytes
+
+
+def audit(
+    client: Client, scenario: Scenario, modes: tuple[str, ...] = CACHE_MODES
+) -> list[Result]:
+    """One recorded request per cache mode: cold (caches cleared), then warm."""
+    results = []
+    for mode in modes:
+        result = Result(scenario, mode)
+        if mode == "cold":
+            clear_caches()
+        elif "cold" not in modes:
+            _request(client, scenario.path)  # prime: warm means a second request
+        stats = CacheStats()
+        with record_queries() as recording, count_cache(stats):
+            response, body, gzip_bytes = _request(client, scenario.path)
+        result.status = response.status_code
+        result.bytes, result.gzip_bytes = len(body), gzip_bytes
+        result.x_cache = response.get("X-Cache")
+        result.cache_gets, result.cache_hits = stats.gets, stats.hits
+        analyse(result, recording.queries)
+        results.append(result)
+    return results
+
+
+def _runs_for(first_ms: float, repeat: int | None) -> int:
+    if repeat:
+        return repeat
+    wanted = int(AUTO_SECONDS_PER_CASE * 1000 / max(first_ms, 0.1))
+    return max(AUTO_MIN_RUNS, min(AUTO_MAX_RUNS, wanted))
+
+
+def time_scenario(
+    client: Client, scenario: Scenario, result: Result, repeat: int | None
+) -> None:
+    """Warm up, then time ``repeat`` requests with no instrumentation installed."""
+    cold = result.cache == "cold"
+
+    def once() -> float:
+        if cold:
+            clear_caches()
+        started = time.perf_counter()
+        _request(client, scenario.path)
+        return (time.perf_counter() - started) * 1000
+
+    if not cold:
+        once()  # prime
+    first = once()  # warm-up: imports, template compilation, connection, plans
+    runs = _runs_for(first, repeat)
+    gc.collect()
+    samples = [once() for _ in range(runs)]
+    result.runs = runs
+    result.p50_ms = percentile(samples, 50)
+    result.p95_ms = percentile(samples, 95)
+    result.p99_ms = percentile(samples, 99)
+    result.noisy = runs >= 3 and (result.p95_ms - result.p50_ms) > NOISY_SPREAD * max(
+        result.p50_ms, 0.5
+    )
+
+
+def dataset_info() -> dict:
+    return {
+        "books": Book.objects.count(),
+        "authors": Author.objects.count(),
+        "reviews": Review.objects.count(),
+        "database": connection.vendor,
+    }
+
+
+def run(
+    scenarios: list[Scenario],
+    *,
+    client: Client,
+    repeat: int | None,
+    timing: bool = True,
+    modes: tuple[str, ...] = CACHE_MODES,
+    advance: Callable[[str], None] | None = None,
+) -> list[Result]:
+    """Audit every scenario, then time every scenario; results in scenario order."""
+    results: list[Result] = []
+    for scenario in scenarios:
+        if advance:
+            advance(f"audit {scenario.name} [{scenario.variant}]")
+        results.extend(audit(client, scenario, modes))
+    if timing:
+        for result in results:
+            if advance:
+                advance(f"time {result.name} [{result.variant}, {result.cache}]")
+            time_scenario(client, result.scenario, result, repeat)
+    return results

@@ -1,0 +1,183 @@
+"""SQL fingerprints and N+1 fix hints.
+
+A fingerprint is the statement with every literal and parameter replaced by ``?`` and
+every ``IN (...)`` list collapsed, so the 20 lookups of an N+1 share one fingerprint.
+The hint reads the repeated statement's table and WHERE column back into the model
+graph and names the ``select_related``/``prefetch_related``/``annotate`` call that
+would fold the repeats into the parent query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from functools import cache
+
+from django.apps import apps
+from django.db import models
+
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_NUMBER = re.compile(r"(?<![\w\"])-?\d+(?:\.\d+)?(?![\w\"])")
+_PLACEHOLDER = re.compile(r"%s|\?|\$\d+")
+_IN_LIST = re.compile(r"\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.IGNORECASE)
+_VALUES = re.compile(r"\bVALUES\s*\(.*\)", re.IGNORECASE | re.DOTALL)
+_SPACE = re.compile(r"\s+")
+
+
+def fingerprint(sql: str) -> str:
+    """Normalise ``sql``: literals and parameters become ``?``, IN lists collapse."""
+    text = _STRING.sub("?", sql)
+    text = _PLACEHOLDER.sub("?", text)
+    text = _NUMBER.sub("?", text)
+    text = _IN_LIST.sub("IN (...)", text)
+    text = _VALUES.sub("VALUES (...)", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+_SELECT_LIST = re.compile(r"^SELECT\s+(?:DISTINCT\s+)?(.*?)\s+FROM\s", re.DOTALL)
+
+
+def summary(fp: str) -> str:
+    """A fingerprint for people: a plain column list becomes ``...``."""
+    match = _SELECT_LIST.match(fp)
+    if match and "(" not in match.group(1):
+        return f"SELECT ... {fp[match.end(1) :].lstrip()}"
+    return fp
+
+
+_FROM = re.compile(r'\bFROM\s+"?(\w+)"?', re.IGNORECASE)
+_WHERE_COLUMN = re.compile(r'"(\w+)"\."(\w+)"\s*(?:=\s*\?|IN\s*\()', re.IGNORECASE)
+_AGGREGATE = re.compile(
+    r'\b(COUNT|AVG|SUM|MIN|MAX)\(\s*(?:DISTINCT\s+)?(\*|"\w+"\."(\w+)")',
+    re.IGNORECASE,
+)
+
+
+def main_table(sql: str) -> str | None:
+    """The first table after FROM (the one a SELECT reads rows from)."""
+    match = _FROM.search(sql)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class _Edge:
+    accessor: str
+    target: type[models.Model]
+    many: bool  # crosses a to-many relation (prefetch_related, not select_related)
+
+
+@cache
+def _tables() -> dict[str, type[models.Model]]:
+    return {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+
+
+def model_for_table(table: str | None) -> type[models.Model] | None:
+    return _tables().get(table or "")
+
+
+def _edges(model: type[models.Model]) -> list[_Edge]:
+    edges = []
+    for field in model._meta.get_fields():
+        if not field.is_relation or field.related_model is None:
+            continue
+        if field.auto_created and not field.concrete:  # reverse FK / reverse M2M
+            accessor = field.get_accessor_name()
+            if accessor is None or field.related_model._meta.auto_created:
+                continue  # hidden, or the reverse relation from an M2M through table
+            many = field.many_to_many or field.one_to_many
+            edges.append(_Edge(accessor, field.related_model, many))
+        elif field.many_to_many:
+            edges.append(_Edge(field.name, field.related_model, True))
+        elif field.many_to_one or field.one_to_one:
+            edges.append(_Edge(field.name, field.related_model, False))
+    return edges
+
+
+def _path(start: type[models.Model], goal: type[models.Model]) -> list[_Edge] | None:
+    """Shortest relation path from ``start`` to ``goal`` (breadth first, depth 3)."""
+    if start is goal:
+        return []
+    queue: deque[tuple[type[models.Model], list[_Edge]]] = deque([(start, [])])
+    seen = {start}
+    while queue:
+        model, path = queue.popleft()
+        if len(path) >= 3:
+            continue
+        for edge in _edges(model):
+            if edge.target in seen:
+                continue
+            if edge.target is goal:
+                return [*path, edge]
+            seen.add(edge.target)
+            queue.append((edge.target, [*path, edge]))
+    return None
+
+
+def _lookup(path: list[_Edge]) -> str:
+    return "__".join(edge.accessor for edge in path)
+
+
+def _column_field(model: type[models.Model], column: str) -> models.Field | None:
+    for field in model._meta.concrete_fields:
+        if field.column == column:
+            return field
+    return None
+
+
+def fix_hint(sql: str, parent: type[models.Model] | None) -> str | None:
+    """Name the queryset call that would fold this repeated query into ``parent``'s.
+
+    ``SELECT .. FROM author WHERE author.id = ?`` repeated under a Book list gives
+    ``select_related('author')``; ``.. WHERE review.book_id = ?`` gives
+    ``prefetch_related('reviews')``, or ``annotate(...)`` when it only aggregates.
+    """
+    table = main_table(sql)
+    where = sql[sql.upper().find(" WHERE ") :] if " WHERE " in sql.upper() else ""
+    match = _WHERE_COLUMN.search(where)
+    if parent is None or table is None or match is None:
+        return None
+    where_model = model_for_table(match.group(1))
+    if where_model is None:
+        return None
+    field = _column_field(where_model, match.group(2))
+    if field is None:
+        return None
+
+    if field.primary_key:
+        # A lookup by primary key: a forward FK followed once per parent row.
+        path = _path(parent, where_model)
+        if not path:
+            return None
+        method = "prefetch_related" if any(e.many for e in path) else "select_related"
+        return f"{method}('{_lookup(path)}')"
+
+    if not field.is_relation:
+        return None
+    owner = field.related_model  # the row the repeated query is keyed by
+    to_owner = _path(parent, owner)
+    if to_owner is None:
+        return None
+    if where_model._meta.auto_created:
+        # The M2M through table: find the M2M field it belongs to, from owner's side.
+        accessor = next(
+            (
+                e.accessor
+                for e in _edges(owner)
+                if e.many and model_for_table(table) is e.target
+            ),
+            None,
+        )
+    else:
+        accessor = field.remote_field.get_accessor_name()
+    if accessor is None:
+        return None
+    lookup = _lookup([*to_owner, _Edge(accessor, where_model, True)])
+    select = sql[: sql.upper().find(" FROM ")]
+    aggregate = _AGGREGATE.search(select)
+    if aggregate:
+        func = aggregate.group(1).capitalize()
+        column = aggregate.group(3)
+        target = f"{lookup}__{column}" if column and column != "id" else lookup
+        return f"annotate({func}('{target}')) or a Subquery annotation"
+    return f"prefetch_related('{lookup}')"

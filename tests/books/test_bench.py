@@ -1,0 +1,308 @@
+"""manage.py bench: discovery, the audit (N+1 sites and frames), budgets, JSON."""
+
+import json
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from books.bench import budgets
+from books.bench.runner import make_client
+from books.bench.scenarios import Dataset, discover
+from books.bench.sql import fingerprint, fix_hint
+from books.models import Author, Book
+
+pytestmark = pytest.mark.django_db
+
+TEST_URLS = "tests.books.bench.urls"
+CONTRACT_KEYS = {
+    "name": str,
+    "variant": str,
+    "cache": str,
+    "status": int,
+    "queries": int,
+    "duplicate_queries": int,
+    "db_ms": (int, float),
+    "p50_ms": (int, float),
+    "p95_ms": (int, float),
+    "bytes": int,
+    "gzip_bytes": int,
+}
+
+
+def bench(*args: str) -> str:
+    out = StringIO()
+    call_command("bench", "--repeat", "2", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def assert_contract_shape(doc: dict) -> None:
+    """The --json document as CONTRACT.md fixes it (extra keys are allowed)."""
+    assert set(doc["dataset"]) >= {"books", "authors", "reviews", "database"}
+    for key in ("books", "authors", "reviews"):
+        assert isinstance(doc["dataset"][key], int)
+    assert doc["dataset"]["database"] in ("postgresql", "sqlite")
+    assert doc["scenarios"]
+    for row in doc["scenarios"]:
+        for key, kind in CONTRACT_KEYS.items():
+            assert isinstance(row[key], kind), (key, row[key])
+            assert not isinstance(row[key], bool), key
+        assert row["variant"] in ("tuned", "naive")
+        assert row["cache"] in ("cold", "warm")
+        assert row["duplicate_queries"] <= max(row["queries"] - 1, 0)
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_json_output_has_the_contract_shape(book_factory, tmp_path):
+    book_factory(6)
+    path = tmp_path / "bench.json"
+
+    bench("--json", str(path))
+
+    doc = json.loads(path.read_text())
+    assert_contract_shape(doc)
+    assert doc["dataset"]["books"] == 6
+    keys = {(r["name"], r["variant"], r["cache"]) for r in doc["scenarios"]}
+    assert ("api.books.list", "tuned", "cold") in keys
+    assert ("api.books.list", "naive", "warm") in keys
+    assert ("api.books.list.page100", "naive", "cold") in keys
+    assert ("page.book", "tuned", "warm") in keys
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_naive_list_n_plus_one_is_found_with_its_frame_and_hint(book_factory, tmp_path):
+    book_factory(6)
+    path = tmp_path / "bench.json"
+
+    out = bench("--scenario", "api.books.list", "--json", str(path))
+
+    rows = {
+        (r["variant"], r["cache"]): r for r in json.loads(path.read_text())["scenarios"]
+    }
+    naive, tuned = rows[("naive", "cold")], rows[("tuned", "cold")]
+    assert tuned["duplicate_queries"] == 0 and tuned["n_plus_one"] == []
+    assert naive["queries"] == 7  # the page, then one author per book
+    assert naive["duplicate_queries"] == 5
+    [site] = naive["n_plus_one"]
+    assert site["count"] == 6
+    assert site["table"] == "books_author"
+    assert site["fingerprint"].endswith('WHERE "books_author"."id" = ? LIMIT ?')
+    # The frame is the project line that touched book.author, not Django's ORM.
+    assert site["site"].startswith("tests/books/bench/urls.py:")
+    assert site["site"].endswith("in _row")
+    assert site["hint"] == "select_related('author')"
+    assert "select_related('author')" in out
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_tight_budget_exits_1_and_lists_the_breach(book_factory, tmp_path):
+    book_factory(3)
+    budget = tmp_path / "budget.toml"
+    budget.write_text(
+        '[[budget]]\nscenario = "api.books.list"\nmax_queries = 0\n'
+        '[[budget]]\nscenario = "api.books.list"\nvariant = "naive"\n'
+        "max_duplicates = 1\n"
+    )
+    out = StringIO()
+
+    with pytest.raises(CommandError) as raised:
+        call_command("bench", "--repeat", "1", "--budget", str(budget), stdout=out)
+
+    assert raised.value.returncode == 1
+    message = str(raised.value)
+    assert "api.books.list [tuned, cold]: queries 1 > 0" in message
+    assert "api.books.list [naive, warm]: duplicate_queries 2 > 1" in message
+    assert "api.books.list.page100" not in message  # the glob has no wildcard
+    assert "BREACH api.books.list [tuned, cold]" in out.getvalue()
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_met_budget_passes_and_timing_budgets_can_be_skipped(book_factory, tmp_path):
+    book_factory(2)
+    budget = tmp_path / "budget.toml"
+    budget.write_text(
+        '[[budget]]\nscenario = "api.*"\nmax_queries = 1\nmax_p95_ms = 0.001\n'
+    )
+
+    out = bench("--budget", str(budget), "--no-timing-budgets", "--scenario", "api.*")
+
+    assert "All budgets met." in out
+
+
+def test_repo_budget_file_parses():
+    loaded = budgets.load()
+
+    assert loaded
+    assert (
+        budgets.limit_for(loaded, "api.books.list", "tuned", "cold", "max_duplicates")
+        == 0
+    )
+
+
+def test_budget_file_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "b.toml"
+    path.write_text('[[budget]]\nscenario = "*"\nmax_querys = 3\n')
+
+    with pytest.raises(ValueError, match="max_querys"):
+        budgets.load(path)
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_scenario_globs_narrow_the_run(book_factory, tmp_path):
+    book_factory(2)
+    path = tmp_path / "bench.json"
+
+    bench(
+        "--scenario", "api.books.list.p*", "--scenario", "page.*", "--json", str(path)
+    )
+
+    names = {r["name"] for r in json.loads(path.read_text())["scenarios"]}
+    assert names == {"api.books.list.page100", "page.book"}
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_discovery_gives_detail_routes_the_most_reviewed_book(book_factory):
+    books = book_factory(3, reviews_per_book=1)
+    from tests.factories import ReviewFactory
+
+    ReviewFactory.create_batch(4, book=books[1])
+
+    scenarios, _ = discover(make_client(), Dataset(), urlconf=TEST_URLS)
+
+    by_key = {(s.name, s.variant): s for s in scenarios}
+    assert by_key[("api.books.detail", "tuned")].path == f"/api/books/{books[1].pk}/"
+    assert by_key[("page.book", "tuned")].path == f"/books/{books[1].pk}/"
+    # naive-book-list is the naive twin of book-list, with the same variants.
+    assert by_key[("api.books.list", "naive")].route == "api:naive-book-list"
+    assert by_key[("api.books.list.page100", "naive")].path.endswith("page_size=100")
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_bench_never_writes(book_factory):
+    book_factory(3)
+    before = list(Book.objects.order_by("pk").values_list("pk", "updated"))
+
+    with CaptureQueriesContext(connection) as captured:
+        bench("--verbosity", "0")
+
+    writes = [
+        q["sql"]
+        for q in captured
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert writes == []
+    assert list(Book.objects.order_by("pk").values_list("pk", "updated")) == before
+
+
+def test_no_data_is_a_clear_error():
+    with pytest.raises(CommandError, match="seed"):
+        bench()
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_sizes_reseed_and_report_growth(tmp_path):
+    path = tmp_path / "bench.json"
+
+    out = bench("--sizes", "8,16", "--scenario", "api.books.list", "--json", str(path))
+
+    assert "DELETES every book" in out
+    doc = json.loads(path.read_text())
+    assert [s["dataset"]["books"] for s in doc["sizes"]] == [8, 16]
+    naive = [
+        next(
+            r for r in s["scenarios"] if (r["variant"], r["cache"]) == ("naive", "cold")
+        )
+        for s in doc["sizes"]
+    ]
+    tuned = [
+        next(
+            r for r in s["scenarios"] if (r["variant"], r["cache"]) == ("tuned", "cold")
+        )
+        for s in doc["sizes"]
+    ]
+    assert [r["queries"] for r in tuned] == [1, 1]  # flat
+    assert naive[1]["queries"] > naive[0]["queries"]  # grows with the page
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_html_report_is_self_contained(book_factory, tmp_path):
+    book_factory(3)
+    path = tmp_path / "bench.html"
+
+    bench("--html", str(path), "--verbosity", "0")
+
+    page = path.read_text()
+    assert "<svg" in page and "api.books.list" in page
+    assert "<script src" not in page and "<link" not in page
+    assert "https://" not in page
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            'SELECT "a"."id" FROM "a" WHERE "a"."id" IN (%s, %s, %s) LIMIT 21',
+            'SELECT "a"."id" FROM "a" WHERE "a"."id" IN (...) LIMIT ?',
+        ),
+        (
+            "SELECT x FROM t WHERE name = 'O''Brien' AND n > 3.5 AND t2.c = 7",
+            "SELECT x FROM t WHERE name = ? AND n > ? AND t2.c = ?",
+        ),
+        ('SELECT "t1"."x" FROM "books_book_genres" T1', None),
+    ],
+)
+def test_fingerprint_strips_literals_and_collapses_in_lists(sql, expected):
+    assert fingerprint(sql) == (expected or sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "parent", "hint"),
+    [
+        (
+            'SELECT ... FROM "books_author" WHERE "books_author"."id" = ? LIMIT ?',
+            Book,
+            "select_related('author')",
+        ),
+        (
+            'SELECT "books_genre"."id" FROM "books_genre" INNER JOIN '
+            '"books_book_genres" ON ("books_genre"."id" = '
+            '"books_book_genres"."genre_id") WHERE "books_book_genres"."book_id" = ?',
+            Book,
+            "prefetch_related('genres')",
+        ),
+        (
+            'SELECT AVG("books_review"."rating") AS "a" FROM "books_review" '
+            'WHERE "books_review"."book_id" = ?',
+            Book,
+            "annotate(Avg('reviews__rating')) or a Subquery annotation",
+        ),
+        (
+            'SELECT COUNT(*) AS "__count" FROM "books_book" '
+            'WHERE "books_book"."author_id" = ?',
+            Author,
+            "annotate(Count('books')) or a Subquery annotation",
+        ),
+        (
+            'SELECT "books_genre"."id" FROM "books_genre" INNER JOIN '
+            '"books_book_genres" ON ("books_genre"."id" = '
+            '"books_book_genres"."genre_id") WHERE "books_book_genres"."book_id" = ?',
+            Author,
+            "prefetch_related('books__genres')",
+        ),
+    ],
+)
+def test_fix_hint_names_the_relation(sql, parent, hint):
+    assert fix_hint(sql, parent) == hint
+
+
+def test_dataset_picks_the_author_with_most_books(book_factory):
+    from tests.factories import AuthorFactory, BookFactory
+
+    book_factory(2)
+    prolific = AuthorFactory()
+    BookFactory.create_batch(5, author=prolific, published=date(2001, 1, 1))
+
+    assert Dataset().value("author") == prolific.pk
