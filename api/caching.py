@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from rest_framework.request import Request
 
 from books import cache
@@ -69,7 +70,11 @@ class CachedResponseMixin:
         self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if request.method in SAFE and cache.is_anonymous_request(request._request):
+        # Token-authenticated responses differ per token: no shared cache may mix them.
+        patch_vary_headers(response, ("Authorization",))
+        if not cache.is_anonymous_request(request._request):
+            patch_cache_control(response, private=True)
+        elif request.method in SAFE:
             # Errors, 404s and uncacheable renderings are misses too.
             response.headers.setdefault("X-Cache", "MISS")
         return response
