@@ -24,6 +24,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.caching import CachedResponseMixin
 from api.filters import BookFilterSerializer, book_filter_params, filter_books
 from api.pagination import KeysetPagination, Ordering
 from api.serializers import (
@@ -83,7 +84,9 @@ class WriteThroughServicesMixin:
         request=BookWriteSerializer, responses=BookDetailSerializer
     ),
 )
-class BookViewSet(WriteThroughServicesMixin, viewsets.ModelViewSet):
+class BookViewSet(
+    CachedResponseMixin, WriteThroughServicesMixin, viewsets.ModelViewSet
+):
     """Books: keyset-paginated list with filters, search and ordering; details."""
 
     pagination_class = KeysetPagination
@@ -181,7 +184,9 @@ class BookViewSet(WriteThroughServicesMixin, viewsets.ModelViewSet):
     ),
     destroy=extend_schema(responses={204: None, 409: CONFLICT}),
 )
-class AuthorViewSet(WriteThroughServicesMixin, viewsets.ModelViewSet):
+class AuthorViewSet(
+    CachedResponseMixin, WriteThroughServicesMixin, viewsets.ModelViewSet
+):
     """Authors with ``book_count``; the detail adds their newest books."""
 
     pagination_class = KeysetPagination
@@ -244,7 +249,7 @@ class AuthorViewSet(WriteThroughServicesMixin, viewsets.ModelViewSet):
         services.author_delete(author=instance)
 
 
-class GenreViewSet(viewsets.ReadOnlyModelViewSet):
+class GenreViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     """All genres, unpaginated: a small lookup list (a few dozen rows)."""
 
     queryset = Genre.objects.order_by("name")
@@ -253,7 +258,7 @@ class GenreViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"\d+"
 
 
-class PublisherViewSet(viewsets.ReadOnlyModelViewSet):
+class PublisherViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     """All publishers, unpaginated: a small lookup list (a few dozen rows)."""
 
     queryset = Publisher.objects.order_by("name")
