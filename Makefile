@@ -41,10 +41,32 @@ seed: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input
 	DEBUG=$${DEBUG:-true} $(PY) manage.py seed --books $(SEED_BOOKS) --reset
 
-bench: $(STAMP)
+# Pages need the static manifest (DEBUG off), hence collectstatic. The repo's budgets
+# apply; BENCH_ARGS adds options, e.g. BENCH_ARGS="--json bench-local.json --explain".
+bench: collectstatic
 	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py migrate --no-input
 	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py seed --books $(SEED_BOOKS) --if-empty
-	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py bench $(BENCH_ARGS)
+	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py bench --budget books/bench/budgets.toml $(BENCH_ARGS)
+
+# Production-like, locally: DEBUG off, hashed + compressed static files, gunicorn
+# (config/gunicorn.py). The key below is for this machine only; deployments set their own.
+SERVE_ENV = DEBUG=false \
+	SECRET_KEY="$${SECRET_KEY:-local-only-make-serve-key-do-not-deploy-0123456789abcdef}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-localhost,127.0.0.1}"
+
+collectstatic: $(STAMP)
+	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input --verbosity 0
+
+serve: collectstatic
+	$(SERVE_ENV) $(PY) manage.py migrate --no-input
+	$(SERVE_ENV) $(PY) manage.py seed --books $(SEED_BOOKS) --if-empty
+	$(SERVE_ENV) HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi
+
+# A Celery worker with an embedded beat, for local use; needs REDIS_URL (or
+# CELERY_BROKER_URL). compose.yaml runs worker and beat as separate services.
+worker: $(STAMP)
+	$(SERVE_ENV) $(BIN)/celery -A config worker --beat --loglevel=INFO \
+		--schedule=/tmp/bookshelf-celerybeat-schedule
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

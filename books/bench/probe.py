@@ -7,6 +7,7 @@ find the line of project code that issued it. The timing pass never installs it.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from collections import Counter
@@ -53,21 +54,52 @@ def _is_project(filename: str, root: str) -> bool:
     )
 
 
+_PASS_THROUGH = {"__call__", "process_request", "process_view", "process_response"}
+
+
+def _serializer_field(node, root: str) -> str | None:
+    """``NaiveBookSerializer.author (api/naive.py:54)`` for a DRF field frame."""
+    parent = getattr(node, "parent", None)
+    name = getattr(node, "field_name", None)
+    if parent is None or name is None:
+        return None
+    cls = type(parent)
+    label = f"{cls.__qualname__}.{name}"
+    try:
+        source = inspect.getsourcefile(cls) or ""
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return label
+    if source.startswith(root):
+        return f"{label} ({Path(source).relative_to(root)}:{line})"
+    return label
+
+
 def _call_site(root: str) -> tuple[str | None, str | None]:
     """The first frame in project code, and the template line being rendered if any.
 
-    Frames in Django, DRF and this package are skipped; when no project frame is on
-    the stack (a fully generic view) the innermost library frame outside the ORM is
-    named instead, so the site is never blank.
+    Frames in Django, DRF and this package are skipped, and so are middleware
+    ``__call__`` frames that only pass the request on. When a DRF serializer field
+    reads the attribute before any project frame does, the field is the site
+    (``NaiveBookSerializer.author``): that is where the lazy load hides.
     """
     frame = sys._getframe(2)
-    fallback = template = None
+    fallback = template = passing = None
     while frame is not None:
         filename = frame.f_code.co_filename
+        name = frame.f_code.co_name
         if _is_project(filename, root):
-            rel = Path(filename).relative_to(root)
-            return f"{rel}:{frame.f_lineno} in {frame.f_code.co_name}", template
-        if template is None and frame.f_code.co_name == "render_annotated":
+            if name not in _PASS_THROUGH:
+                rel = Path(filename).relative_to(root)
+                return f"{rel}:{frame.f_lineno} in {name}", template
+            if passing is None:
+                rel = Path(filename).relative_to(root)
+                passing = f"{rel}:{frame.f_lineno} in {name}"
+        elif name == "get_attribute" and filename.endswith("rest_framework/fields.py"):
+            field = _serializer_field(frame.f_locals.get("self"), root)
+            if field:
+                return field, template
+        elif template is None and name == "render_annotated":
             node = frame.f_locals.get("self")
             origin = getattr(node, "origin", None)
             token = getattr(node, "token", None)
@@ -75,9 +107,9 @@ def _call_site(root: str) -> tuple[str | None, str | None]:
                 template = f"{origin.template_name}:{token.lineno}"
         if fallback is None and "/django/db/" not in filename:
             module = filename.split("site-packages/")[-1]
-            fallback = f"{module}:{frame.f_lineno} in {frame.f_code.co_name}"
+            fallback = f"{module}:{frame.f_lineno} in {name}"
         frame = frame.f_back
-    return fallback, template
+    return passing or fallback, template
 
 
 @contextmanager
@@ -175,7 +207,7 @@ def clear_caches() -> None:
         from books import cache as project_cache
     except ImportError:  # pragma: no cover - the caching layer is optional
         project_cache = None
-    clear = getattr(project_cache, "clear_all", None)
+    clear = getattr(project_cache, "clear", None)
     if callable(clear):
         clear()
         return

@@ -149,33 +149,45 @@ def build_table(results: list[Result], breaches: list[Breach], title: str) -> Ta
     return table
 
 
-def n_plus_one_lines(results: list[Result], limit: int = 3) -> list[tuple[str, str]]:
-    """(style, line) per N+1 site, deduplicated over cache modes; tuned ones first."""
-    seen: set[tuple[str, str, str]] = set()
-    lines: list[tuple[str, str]] = []
-    ordered = sorted(results, key=lambda r: (r.variant != "tuned", r.name))
-    for result in ordered:
-        shown = 0
+def n_plus_one_lines(results: list[Result]) -> list[tuple[str, str]]:
+    """(style, text) per N+1 site, merged across scenarios and cache modes.
+
+    Tuned sites (bugs) come first in red, naive ones (the baseline's known cost)
+    follow in yellow.
+    """
+    groups: dict[tuple, dict] = {}
+    for result in results:
         for site in result.n_plus_one:
-            key = (result.name, result.variant, site["fingerprint"])
-            if key in seen or shown >= limit:
-                continue
-            seen.add(key)
-            shown += 1
-            style = "bold red" if result.variant == "tuned" else "yellow"
-            where = site["site"] or "?"
-            if site.get("template"):
-                where += f" (template {site['template']})"
-            sql = site.get("summary") or site["fingerprint"]
-            sql = sql if len(sql) <= 140 else sql[:137] + "..."
-            lines.append(
-                (
-                    style,
-                    f"{result.name} [{result.variant}] {site['count']}x {sql}\n"
-                    f"    from {where}\n"
-                    f"    fix: {site['hint'] or 'no hint (not a relation lookup)'}",
-                )
+            key = (result.variant, site["fingerprint"], site["site"], site["hint"])
+            group = groups.setdefault(key, {"names": [], "counts": [], "site": site})
+            if result.name not in group["names"]:
+                group["names"].append(result.name)
+            group["counts"].append(site["count"])
+    lines: list[tuple[str, str]] = []
+    for (variant, _, _, _), group in sorted(
+        groups.items(), key=lambda item: (item[0][0] != "tuned", item[1]["names"][0])
+    ):
+        site = group["site"]
+        low, high = min(group["counts"]), max(group["counts"])
+        times = f"{low}x" if low == high else f"{low}-{high}x"
+        names = group["names"]
+        where = ", ".join(names[:4]) + (
+            f" +{len(names) - 4} more" if len(names) > 4 else ""
+        )
+        origin = site["site"] or "?"
+        if site.get("template"):
+            origin += f" (template {site['template']})"
+        sql = site.get("summary") or site["fingerprint"]
+        sql = sql if len(sql) <= 150 else sql[:147] + "..."
+        lines.append(
+            (
+                "bold red" if variant == "tuned" else "yellow",
+                f"[{variant}] {times} per request in {where}\n"
+                f"    {sql}\n"
+                f"    from {origin}\n"
+                f"    fix: {site['hint'] or 'no hint (not a relation lookup)'}",
             )
+        )
     return lines
 
 

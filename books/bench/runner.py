@@ -57,6 +57,7 @@ class Result:
     cache_gets: int = 0
     cache_hits: int = 0
     x_cache: str | None = None
+    error: str | None = None  # the exception behind a 5xx
     fingerprints: list[dict] = field(default_factory=list)
     n_plus_one: list[dict] = field(default_factory=list)
     samples: list[tuple[str, object]] = field(default_factory=list)  # for --explain
@@ -98,6 +99,7 @@ class Result:
             "cache_hits": self.cache_hits,
             "hit_ratio": self.hit_ratio,
             "x_cache": self.x_cache,
+            "error": self.error,
             "n_plus_one": self.n_plus_one,
             "fingerprints": self.fingerprints,
         }
@@ -114,7 +116,14 @@ def make_client() -> Client:
         if allowed not in ("*", "testserver"):
             host = allowed.lstrip(".")
             break
-    return Client(HTTP_HOST=host, HTTP_ACCEPT_ENCODING="gzip")
+    # A 500 is reported as a result row, not raised. REMOTE_ADDR is outside
+    # INTERNAL_IPS, so the debug toolbar (DEBUG=true) never injects itself.
+    return Client(
+        raise_request_exception=False,
+        HTTP_HOST=host,
+        HTTP_ACCEPT_ENCODING="gzip",
+        REMOTE_ADDR="192.0.2.10",
+    )
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -227,6 +236,9 @@ def audit(
         result.status = response.status_code
         result.bytes, result.gzip_bytes = len(body), gzip_bytes
         result.x_cache = response.get("X-Cache")
+        exc_info = getattr(response, "exc_info", None)
+        if exc_info:
+            result.error = f"{exc_info[0].__name__}: {exc_info[1]}"
         result.cache_gets, result.cache_hits = stats.gets, stats.hits
         analyse(result, recording.queries)
         results.append(result)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.db.models import Count, Model
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from books.models import Author, Book, Genre, Publisher, Review
 
@@ -28,6 +28,7 @@ NAIVE_PREFIX = "naive-"
 
 # Friendlier names for routes whose default name would read badly.
 NAMES = {
+    "api:api-root": "api.root",
     "books:book-list": "page.home",
     "books:book-detail": "page.book",
     "books:author-detail": "page.author",
@@ -177,7 +178,8 @@ class Dataset:
 
     def _top(self, model: type[Model], group: str) -> object | None:
         row = (
-            model.objects.order_by()
+            model.objects.filter(**{f"{group}__isnull": False})
+            .order_by()
             .values(group)
             .annotate(n=Count("pk"))
             .order_by("-n", group)
@@ -200,8 +202,10 @@ class Dataset:
             return self._top(Book, "author")
         if key == "publisher":
             return self._top(Book, "publisher")
+        if key == "genre_id":
+            return self._top(Book.genres.through, "genre")
         if key == "genre":
-            genre_id = self._top(Book.genres.through, "genre")
+            genre_id = self.value("genre_id")
             return (
                 Genre.objects.filter(pk=genre_id).values_list("slug", flat=True).first()
             )
@@ -221,6 +225,8 @@ class Dataset:
         return None
 
     def model_id(self, model: type[Model]) -> object | None:
+        if model is Genre:
+            return self.value("genre_id")
         return self.value(model._meta.model_name)
 
 
@@ -287,7 +293,11 @@ def discover(
         if any(v is None for v in kwargs.values()):
             notes.append(f"{route.name}: no value for {list(route.kwargs)}; skipped")
             continue
-        path = reverse(route.name, kwargs=kwargs or None, urlconf=urlconf)
+        try:
+            path = reverse(route.name, kwargs=kwargs or None, urlconf=urlconf)
+        except NoReverseMatch:
+            notes.append(f"{route.name}: cannot reverse with {kwargs}; skipped")
+            continue
         name = scenario_name(route)
         naive = route.local_name.startswith(NAIVE_PREFIX)
         variant = "naive" if naive else "tuned"

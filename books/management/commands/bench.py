@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -260,10 +261,10 @@ class Command(BaseCommand):
             "~ = noisy (p95 > 2 x p50). speed-up = naive p50 / tuned p50.",
             style="dim",
         )
-        lines = report.n_plus_one_lines(results, limit=3 if self.verbosity < 2 else 99)
+        lines = report.n_plus_one_lines(results)
         if lines:
             self.console.print(Text("\nN+1 sites", style="bold"))
-            shown = lines if self.verbosity >= 2 else lines[:12]
+            shown = lines if self.verbosity >= 2 else lines[:10]
             for style, line in shown:
                 self.console.print(Text(line, style=style))
             if len(shown) < len(lines):
@@ -271,6 +272,15 @@ class Command(BaseCommand):
                     f"... {len(lines) - len(shown)} more with --verbosity 2",
                     style="dim",
                 )
+        errors = {(r.name, r.variant): r.error for r in results if r.error}
+        for (name, variant), error in errors.items():
+            self.console.print(Text(f"{name} [{variant}] failed: {error}", style="red"))
+        if settings.DEBUG:
+            self.console.print(
+                "DEBUG is on: every query is logged, so timings include debug "
+                "overhead. Run with DEBUG=false for honest numbers.",
+                style="yellow",
+            )
         for note in notes if self.verbosity >= 2 else ():
             self.console.print(f"note: {note}", style="dim")
         for breach in breaches:
