@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Avg, Count, Max, Min
@@ -103,15 +104,38 @@ def _round(value: Any) -> float | None:
 
 
 @shared_task(base=BookshelfTask, acks_late=True, **RETRY)
-def warm_hot_cache() -> int:
-    """Refill the hottest cached reads after a write invalidated them.
+def warm_hot_cache() -> dict[str, str]:
+    """Refill the hottest cached pages and endpoints after a write invalidated them.
 
-    Idempotent: it only reads, and writes whatever the cache layer would have cached
-    on the next request anyway. Returns how many entries were warmed.
+    Idempotent: it renders exactly what the next anonymous visitor would have cached
+    (``books.cache.warm_hot_keys``). Returns ``{path: "HIT" | "MISS" | status}``.
     """
-    from books import cache as book_cache  # the cache layer owns keys and TTLs
+    from books import cache as book_cache  # the cache layer owns keys and paths
 
-    warm = getattr(book_cache, "warm_hot_keys", None)
-    if warm is None:
-        return 0
-    return int(warm() or 0)
+    cache.delete(WARM_PENDING_KEY)  # writes from now on schedule a fresh warm
+    results = book_cache.warm_hot_keys()
+    logger.info("hot cache warmed", extra={"paths": results})
+    return results
+
+
+# Writes in a burst share one warm: the first schedules it, the rest find it pending.
+WARM_PENDING_KEY = "warm_hot_cache:pending"
+WARM_COALESCE_SECONDS = 5
+
+
+def schedule_cache_warm() -> None:
+    """Warm the hot keys once the current transaction commits (call from services).
+
+    Skipped when tasks run eagerly (no broker): warming inline would double the
+    latency of the write, and the next reader fills the cache anyway.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    transaction.on_commit(_enqueue_warm)
+
+
+def _enqueue_warm() -> None:
+    # IGNORE_EXCEPTIONS: with Redis down add() returns False, and nothing is sent;
+    # there is nothing to warm into then anyway.
+    if cache.add(WARM_PENDING_KEY, 1, WARM_COALESCE_SECONDS):
+        warm_hot_cache._send_or_log((), {}, countdown=1)

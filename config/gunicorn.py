@@ -110,3 +110,8 @@ if os.environ.get("LOG_FORMAT", "plain" if _debug else "json") == "json":
     }
 
 proc_name = "bookshelf"
+
+# gunicorn's runtime control socket (gunicornc) defaults to one fixed path per user, so
+# two instances on a host would fight over it; on only when given a path.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
