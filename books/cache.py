@@ -59,15 +59,26 @@ def generation_key(name: str = CATALOGUE) -> str:
     return f"gen:{name}"
 
 
-def response_key(request: HttpRequest, *, namespace: str, variant: str = "") -> str:
+def response_key(
+    request: HttpRequest,
+    *,
+    namespace: str,
+    variant: str = "",
+    params: frozenset[str] | None = None,
+) -> str:
     """Key for a rendered response: host, path, sorted query string and the variant.
 
     The host and scheme are included because bodies carry absolute URLs. Parameters
-    are sorted so ``?a=1&b=2`` and ``?b=2&a=1`` share one entry. ``variant`` names the
-    negotiated media type. Accept-Encoding is deliberately absent: the cached body is
-    identity-encoded and GZipMiddleware compresses per request, after the cache.
+    are sorted so ``?a=1&b=2`` and ``?b=2&a=1`` share one entry; given ``params`` (the
+    ones the view reads), others are dropped, so ``?junk=<random>`` cannot flood the
+    cache with copies. ``variant`` names the negotiated media type. Accept-Encoding
+    is deliberately absent: the cached body is identity-encoded and GZipMiddleware
+    compresses per request, after the cache, so one entry serves every encoding.
     """
-    query = urlencode(sorted(request.GET.lists()), doseq=True)
+    items = request.GET.lists()
+    if params is not None:
+        items = ((k, v) for k, v in items if k in params)
+    query = urlencode(sorted(items), doseq=True)
     raw = "|".join((request.scheme, request.get_host(), request.path, query, variant))
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
     return f"resp:{namespace}:{digest}"
@@ -296,6 +307,7 @@ def cached_response(
     *,
     namespace: str,
     variant: str = "",
+    params: frozenset[str] | None = None,
 ) -> HttpResponse:
     """Serve an anonymous GET from the cache, with ETag, 304 and ``X-Cache``.
 
@@ -304,7 +316,7 @@ def cached_response(
     ``If-None-Match`` is answered with no database query and no rendering at all.
     """
     version = generation()
-    key = response_key(request, namespace=namespace, variant=variant)
+    key = response_key(request, namespace=namespace, variant=variant, params=params)
     etag = _etag(key, version)
 
     if _etag_matches(etag, request.headers.get("If-None-Match", "")):

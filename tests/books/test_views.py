@@ -286,6 +286,29 @@ def test_pages_carry_server_timing(client, book_factory):
     assert "db;dur=" in timing and "cache;dur=" in timing and "total;dur=" in timing
 
 
+def test_unknown_query_parameters_share_the_page_entry(client, book_factory):
+    book_factory(1)
+    client.get(LIST)
+    assert client.get(LIST, {"utm_source": "x", "junk": "1"}).headers["X-Cache"] == (
+        "HIT"
+    )
+    assert client.get(LIST, {"genre": "crime"}).headers["X-Cache"] == "MISS"
+
+
+def test_logged_in_list_page_reads_its_cards_from_the_fragment(
+    client, book_factory, django_user_model, django_assert_num_queries
+):
+    """Logged-in visitors skip the page cache; the fragments still serve them (the
+    pages never touch the session, so not even it is loaded)."""
+    book_factory(5)
+    client.force_login(django_user_model.objects.create_user("reader"))
+    first = client.get(LIST)
+    with django_assert_num_queries(0):
+        again = client.get(LIST)
+    assert "X-Cache" not in again.headers
+    assert again.content == first.content
+
+
 def test_logged_in_users_bypass_the_shared_page_cache(
     client, book_factory, django_user_model, django_capture_on_commit_callbacks
 ):
