@@ -2,8 +2,9 @@
 
 - ``RequestIDMiddleware``: accept a sane ``X-Request-ID`` or make one, echo it, and put
   it on every log record of the request (see ``config.logs``).
-- ``BadInputMiddleware``: NUL bytes anywhere PostgreSQL would choke on them, and bodies
-  over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, are a 400 before any view runs.
+- ``BadInputMiddleware``: NUL bytes anywhere PostgreSQL would choke on them are a 400,
+  and bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` a 413 (as the API's own handler says
+  for a body it finds too large while parsing), before any view runs.
 - ``DatabaseUnavailableMiddleware``: ``OperationalError`` (server down, pool wait
   exhausted, statement timeout) is a fast 503, not a 500 or a hung worker.
 - ``server_error``: the ``handler500``; JSON under ``/api/``, a plain page elsewhere.
@@ -91,8 +92,11 @@ def _json_contains_nul(value: object) -> bool:
     return False
 
 
+TOO_LARGE = "Request body too large."
+
+
 class BadInputMiddleware:
-    """400 for NUL bytes in path, query or body, and for oversized bodies.
+    """400 for NUL bytes in path, query or body; 413 for oversized bodies.
 
     PostgreSQL text cannot hold NUL: psycopg raises ``ValueError`` deep inside a view,
     which would otherwise be a 500. The body is read (and so size-checked by Django)
@@ -104,6 +108,8 @@ class BadInputMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         problem = self.problem(request)
+        if problem == TOO_LARGE:
+            return error_response(request, 413, problem)
         if problem:
             return error_response(request, 400, problem)
         return self.get_response(request)
@@ -125,7 +131,7 @@ class BadInputMiddleware:
         except ValueError:
             return "Invalid Content-Length."
         if limit is not None and length > limit:
-            return f"Request body too large (limit {limit} bytes)."
+            return TOO_LARGE
         if length == 0:
             return None
         is_json = content_type == "application/json" or content_type.endswith("+json")
@@ -135,7 +141,7 @@ class BadInputMiddleware:
         try:
             body = request.body
         except RequestDataTooBig:
-            return f"Request body too large (limit {limit} bytes)."
+            return TOO_LARGE
         if b"\x00" in body:
             return "NUL bytes are not allowed in the request body."
         if is_form and b"%00" in body:
