@@ -405,3 +405,28 @@ def test_redis_down_serves_from_the_database_and_recovers_without_restart(
             "Written During The Outage"
         )
     book_cache._pending.names.clear()
+
+
+def test_invalidation_lost_to_a_paused_redis_is_retried_when_it_answers(
+    throwaway_redis, api_client, book_factory, django_capture_on_commit_callbacks
+):
+    """A paused (not restarted) Redis keeps its entries: a bump it missed must not
+    leave them live once it answers again."""
+    import redis
+
+    book = book_factory(1)[0]
+    with override_settings(CACHES=_redis_caches(throwaway_redis.port)):
+        api_client.get(detail(book))
+        assert api_client.get(detail(book)).headers["X-Cache"] == "HIT"
+
+        control = redis.Redis(port=throwaway_redis.port, socket_timeout=30)
+        control.execute_command("CLIENT", "PAUSE", 3000, "ALL")
+        with django_capture_on_commit_callbacks(execute=True):
+            book.title = "Written While Paused"
+            book.save()  # each bump times out after SOCKET_TIMEOUT
+        control.ping()  # blocks until the pause is over; the old entry is still there
+
+        response = api_client.get(detail(book))
+        assert response.json()["title"] == "Written While Paused"
+        assert response.headers["X-Cache"] == "MISS"
+    book_cache._pending.names.clear()
