@@ -402,11 +402,14 @@ def warm_hot_keys(paths: tuple[str, ...] = HOT_PATHS) -> dict[str, str]:
     """
     from django.test import Client
 
+    # Keys carry scheme and host, so warm the ones visitors use: the first allowed
+    # host, over HTTPS when the site is served over HTTPS (else the SSL redirect).
     hosts = [h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", "")]
     client = Client(HTTP_HOST=hosts[0] if hosts else "localhost")
+    secure = getattr(settings, "SECURE_HTTPS", False) or settings.SECURE_SSL_REDIRECT
     results = {}
     for path in paths:
-        response = client.get(path)
+        response = client.get(path, secure=secure)
         results[path] = response.headers.get("X-Cache", str(response.status_code))
     return results
 

@@ -213,3 +213,14 @@ def test_warm_hot_keys_fills_the_page_cache(book_factory, client):
     assert book_cache.warm_hot_keys(paths=("/",)) == {"/": "MISS"}
     # Warmed for the first ALLOWED_HOSTS entry: bodies carry absolute URLs.
     assert client.get("/", HTTP_HOST="localhost").headers["X-Cache"] == "HIT"
+
+
+@pytest.mark.django_db
+def test_warm_hot_keys_warms_https_keys_when_the_site_is_https(
+    book_factory, client, settings
+):
+    book_factory(1)
+    settings.SECURE_SSL_REDIRECT = True
+    assert book_cache.warm_hot_keys(paths=("/",)) == {"/": "MISS"}
+    response = client.get("/", HTTP_HOST="localhost", secure=True)
+    assert response.headers["X-Cache"] == "HIT"
