@@ -23,7 +23,7 @@ SAFE = ("GET", "HEAD")
 
 
 class CachedResponseMixin:
-    """Serve anonymous JSON ``list``/``retrieve`` GETs from the shared cache.
+    """Serve anonymous JSON GETs (``list``, ``retrieve``, ...) from the shared cache.
 
     What is cached is the rendered body plus content headers, keyed by host, path,
     sorted query string, negotiated media type and the catalogue generation. A request
@@ -32,7 +32,10 @@ class CachedResponseMixin:
     embeds a CSRF token). Every response varies on ``Authorization``.
     """
 
-    cached_actions = frozenset({"list", "retrieve"})
+    # None: every action's GET (list, retrieve, and read actions such as a book's
+    # reviews). Everything the tuned viewsets read is catalogue data, which is what
+    # the generation covers.
+    cached_actions: frozenset[str] | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # auth, permissions, negotiation
@@ -45,7 +48,7 @@ class CachedResponseMixin:
     def _is_cacheable(self, request: Request) -> bool:
         return (
             request.method in SAFE
-            and getattr(self, "action", None) in self.cached_actions
+            and (self.cached_actions is None or self.action in self.cached_actions)
             and cache.is_anonymous_request(request._request)
             and request.accepted_renderer.format == "json"
         )

@@ -56,6 +56,24 @@ def test_details_and_other_lists_hit_with_no_query(
         assert api_client.get(url).headers["X-Cache"] == "HIT"
 
 
+def test_a_books_reviews_hit_and_a_posted_review_shows_next(
+    api_client,
+    token_client,
+    book_factory,
+    django_assert_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    book = book_factory(1)[0]
+    url = f"/api/books/{book.pk}/reviews/"
+    assert api_client.get(url).headers["X-Cache"] == "MISS"
+    with django_assert_num_queries(0):
+        assert api_client.get(url).headers["X-Cache"] == "HIT"
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = token_client.post(url, {"reviewer": "New Voice", "rating": 5})
+    assert posted.status_code == 201
+    assert api_client.get(url).json()["results"][0]["reviewer"] == "New Voice"
+
+
 def test_query_string_is_normalised(api_client, book_factory):
     book_factory(3)
     api_client.get(BOOKS, QUERY_STRING="ordering=title&page_size=2")
