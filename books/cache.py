@@ -151,8 +151,31 @@ class _PendingBumps:
 _pending = _PendingBumps()
 
 
+# While the cache is unreachable, a hung Redis costs SOCKET_TIMEOUT per call. Once a
+# call shows it is down, the helpers here skip it for BREAKER_SECONDS and read from the
+# database; then one request probes it again. Writes still always try to bump.
+BREAKER_SECONDS = 2.0
+_cache_down_until = 0.0
+
+
+def cache_available() -> bool:
+    """False for BREAKER_SECONDS after the cache was found unreachable."""
+    return time.monotonic() >= _cache_down_until
+
+
+def _trip_breaker() -> None:
+    global _cache_down_until
+    _cache_down_until = time.monotonic() + BREAKER_SECONDS
+
+
 def generation(name: str = CATALOGUE) -> int:
-    """The current generation: one cache read, created on first use."""
+    """The current generation: one cache read, created on first use.
+
+    With the cache unreachable it returns a throwaway version that matches nothing,
+    so every read goes to the database.
+    """
+    if not cache_available():
+        return _fresh_generation()
     if _pending.names:
         _retry_pending_bumps()
     key = generation_key(name)
@@ -161,11 +184,13 @@ def generation(name: str = CATALOGUE) -> int:
         if value is not None:
             return int(value)
         fresh = _fresh_generation()
-        if cache.add(key, fresh, GENERATION_TTL):
+        added = cache.add(key, fresh, GENERATION_TTL)
+        if added:
+            return fresh
+        if added is None:  # django-redis's IGNORE_EXCEPTIONS answer: unreachable
+            _trip_breaker()
             return fresh
         value = cache.get(key)
-    # None here means the cache is unreachable: a throwaway version that matches
-    # nothing, so every read goes to the database.
     return fresh if value is None else int(value)
 
 
@@ -241,6 +266,8 @@ def get_or_compute(
     the cache is down and ``add`` always fails), they compute it themselves rather
     than wait. ``store(value)`` decides whether a computed value is cached.
     """
+    if not cache_available():
+        return compute(), False
     with _timed():
         value = cache.get(key, version=version)
     if value is not None:

@@ -414,7 +414,11 @@ def test_redis_down_serves_from_the_database_and_recovers_without_restart(
         errors = [r for r in caplog.records if r.name == "books.cache"]
         assert 1 <= len(errors) <= 2, "one log line per interval, not one per call"
 
+        assert not book_cache.cache_available()  # the breaker skips the dead cache
+
         throwaway_redis.start()  # same port, same cache object: no app restart
+        while not book_cache.cache_available():  # the breaker closes on its own
+            time.sleep(0.05)
         for url in urls:
             first = api_client.get(url)
             assert first.status_code == 200
