@@ -195,6 +195,22 @@ def test_author_rename_shows_on_list_book_and_author_pages(
         assert "Zadie Renamed" in client.get(url).content.decode(), url
 
 
+def test_admin_edit_shows_on_the_next_page_read(
+    client, admin_client, book_factory, django_capture_on_commit_callbacks
+):
+    book = book_factory(1)[0]
+    author = book.author
+    client.get(LIST)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:books_author_change", args=[author.pk]),
+            {"name": "Edited In Admin", "bio": "", "born": "", "country": "Peru"},
+        )
+    assert response.status_code == 302
+    html = client.get(LIST).content.decode()
+    assert "Edited In Admin" in html
+
+
 def test_new_review_updates_the_rating_on_the_book_page(
     client, book_factory, django_capture_on_commit_callbacks
 ):
