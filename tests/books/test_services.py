@@ -1,0 +1,139 @@
+"""books.services: the only write path. Validation, atomicity, conflicts."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from books import services
+from books.models import Author, Book, Review, isbn13_check_digit
+from tests.factories import AuthorFactory, BookFactory, GenreFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def isbn(n: int) -> str:
+    first12 = f"979{n:09d}"
+    return first12 + isbn13_check_digit(first12)
+
+
+def create(**overrides) -> Book:
+    fields = {
+        "title": "Kindred",
+        "isbn": isbn(7),
+        "author": AuthorFactory(),
+        "published": datetime.date(1979, 6, 1),
+        "pages": 264,
+        "price": Decimal("15.00"),
+    }
+    return services.book_create(**(fields | overrides))
+
+
+def test_book_create_saves_book_and_genres():
+    genres = [GenreFactory(name="Science Fiction"), GenreFactory(name="Classics")]
+    book = create(genres=genres)
+    assert Book.objects.get().pk == book.pk
+    assert set(book.genres.all()) == set(genres)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"isbn": "9790000000000"}, "isbn"),
+        ({"isbn": "97900000000"}, "isbn"),
+        ({"pages": 0}, "__all__"),
+        ({"price": Decimal("0")}, "__all__"),
+        ({"title": ""}, "title"),
+    ],
+)
+def test_book_create_runs_full_clean(overrides, field):
+    with pytest.raises(ValidationError) as caught:
+        create(**overrides)
+    assert field in caught.value.message_dict
+    assert not Book.objects.exists()
+
+
+def test_duplicate_isbn_is_a_validation_error():
+    create()
+    with pytest.raises(ValidationError) as caught:
+        create()
+    assert "isbn" in caught.value.message_dict
+    assert Book.objects.count() == 1
+
+
+def test_lost_isbn_race_is_a_validation_error_not_integrity_error():
+    """Two requests can both pass full_clean(); the unique index decides, and the
+    loser must see a ValidationError (HTTP 400), with the transaction still usable."""
+    existing = BookFactory()
+    loser = Book(
+        title="Race",
+        isbn=existing.isbn,
+        author=existing.author,
+        published=existing.published,
+        pages=1,
+        price=Decimal("1.00"),
+    )
+    with pytest.raises(ValidationError) as caught:
+        services._save_book(loser)  # what remains after full_clean() passed
+    assert caught.value.message_dict == {"isbn": [services.DUPLICATE_ISBN]}
+    assert Book.objects.count() == 1
+
+
+def test_book_update_changes_fields_and_replaces_genres():
+    book = BookFactory(genres=[GenreFactory(name="Crime")])
+    poetry = GenreFactory(name="Poetry")
+    services.book_update(book=book, data={"title": "New", "genres": [poetry]})
+    book.refresh_from_db()
+    assert book.title == "New"
+    assert list(book.genres.all()) == [poetry]
+
+
+def test_book_update_validates_and_leaves_the_row_alone():
+    book = BookFactory(title="Old")
+    with pytest.raises(ValidationError):
+        services.book_update(book=book, data={"title": "New", "isbn": "123"})
+    book.refresh_from_db()
+    assert book.title == "Old"
+
+
+def test_book_delete_cascades_to_reviews():
+    book = BookFactory()
+    services.review_add(book=book, reviewer="A", rating=3)
+    services.book_delete(book=book)
+    assert not Book.objects.exists()
+    assert not Review.objects.exists()
+
+
+@pytest.mark.parametrize("rating", [0, 6])
+def test_review_add_checks_the_rating(rating):
+    book = BookFactory()
+    with pytest.raises(ValidationError):
+        services.review_add(book=book, reviewer="A", rating=rating)
+    assert not Review.objects.exists()
+
+
+def test_review_add():
+    review = services.review_add(book=BookFactory(), reviewer="Ann", rating=5, body="")
+    assert Review.objects.get() == review
+
+
+def test_author_create_update_delete():
+    author = services.author_create(name="Ann Leckie", country="USA")
+    services.author_update(author=author, data={"bio": "Ancillary."})
+    assert Author.objects.get().bio == "Ancillary."
+    services.author_delete(author=author)
+    assert not Author.objects.exists()
+
+
+def test_author_create_validates():
+    with pytest.raises(ValidationError):
+        services.author_create(name="")
+
+
+def test_author_delete_with_books_is_a_conflict():
+    author = AuthorFactory()
+    BookFactory(author=author)
+    with pytest.raises(services.Conflict, match="still has 1 book;"):
+        services.author_delete(author=author)
+    assert Author.objects.filter(pk=author.pk).exists()
