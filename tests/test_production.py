@@ -1,0 +1,469 @@
+"""Production readiness: deploy checks, hostile input, failure shaping, packaging.
+
+No Docker engine runs here, so compose.yaml and the Dockerfile are checked as data.
+The fault drill (tests/faults.py) runs at the end on the PostgreSQL + Redis pass.
+"""
+
+import json
+import logging
+import os
+import re
+import runpy
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.db import OperationalError, connection
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import path
+
+from books.middleware import DatabaseUnavailableMiddleware
+from config import urls as project_urls
+from config.logs import JsonFormatter, RequestIDFilter, request_id_var
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# --- A URLconf with views that fail on purpose ---------------------------------------
+
+
+def _boom(request):
+    raise RuntimeError("secret internals: /etc/passwd")
+
+
+def _database_down(request):
+    raise OperationalError("connection to server at 127.0.0.1 failed: refused")
+
+
+def _ok(request):
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("api/boom/", _boom),
+    path("boom/", _boom),
+    path("api/db-down/", _database_down),
+    path("ok/", _ok),
+    *project_urls.urlpatterns,
+]
+handler500 = project_urls.handler500
+
+
+@pytest.fixture
+def quiet_client():
+    """A client that returns the 500 page instead of re-raising the view's error."""
+    return Client(raise_request_exception=False)
+
+
+# --- check --deploy -------------------------------------------------------------------
+
+# The documented production environment (README, .env.example): HTTPS via a proxy that
+# overwrites X-Forwarded-Proto.
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "books.example.com",
+    "SECURE_HTTPS": "true",
+    "SECURE_PROXY_SSL_HEADER": "true",
+}
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_in_the_documented_production_env():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        **PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_plain_http_serving_is_a_deliberate_deploy_warning():
+    # `make serve` on http://127.0.0.1: no redirect, no Secure cookies, and
+    # check --deploy says so rather than the settings pretending otherwise.
+    result = _manage(
+        "check", "--deploy", SECRET_KEY=secrets.token_urlsafe(50), DEBUG="false"
+    )
+    assert "security.W008" in result.stderr + result.stdout
+
+
+def test_secure_settings_follow_the_https_switch(settings):
+    assert settings.SECURE_SSL_REDIRECT is False  # tests run as plain-http `serve`
+    assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0
+
+
+def test_client_sent_forwarded_proto_is_not_trusted(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = None
+    response = client.get("/ok/", HTTP_X_FORWARDED_PROTO="https")
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+
+
+pytestmark = pytest.mark.urls(__name__)
+
+
+# --- Hostile input --------------------------------------------------------------------
+
+
+def test_unknown_host_is_a_400(client):
+    assert client.get("/ok/", HTTP_HOST="evil.example").status_code == 400
+
+
+def test_debug_toolbar_is_unreachable(client):
+    assert client.get("/__debug__/").status_code == 404
+    assert client.get("/__debug__/render_panel/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/books/%00/", "/ok/%00", "/api/books/?search=a%00b", "/ok/?x%00=1"],
+)
+def test_nul_in_path_or_query_is_a_400(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+
+
+def test_nul_in_path_under_api_is_a_json_400(client):
+    response = client.get("/api/books/?search=%00")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"title": "a\\u0000b"}', "application/json"),
+        ('{"nested": [{"x": "\\u0000"}]}', "application/json"),
+        ("title=a%00b", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_nul_in_the_body_is_a_400(client, body, content_type):
+    response = client.post("/api/books/", data=body, content_type=content_type)
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_an_escaped_backslash_before_u0000_is_not_a_nul(client):
+    # '\\u0000' in JSON is the six characters \u0000, not NUL: no false positive.
+    response = client.post(
+        "/api/books/", data='{"title": "\\\\u0000"}', content_type="application/json"
+    )
+    assert response.status_code in {401, 403}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/books/", "/ok/"])
+def test_an_oversized_body_is_a_413_not_a_500(client, settings, path):
+    # 413, the status the API's own handler gives a body too large to parse.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"title": "x" * 2000})
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert b"Request body too large." in response.content
+
+
+# --- Failures never leak -------------------------------------------------------------
+
+
+def test_handler500_is_wired():
+    assert project_urls.handler500 == "books.middleware.server_error"
+
+
+def test_api_500_is_json_without_a_traceback(quiet_client):
+    response = quiet_client.get("/api/boom/")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error."}
+    assert b"secret internals" not in response.content
+
+
+def test_page_500_is_plain_without_a_traceback(quiet_client):
+    response = quiet_client.get("/boom/")
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/plain")
+    assert b"Traceback" not in response.content
+    assert b"secret internals" not in response.content
+
+
+def test_database_error_is_a_fast_503_naming_the_database(quiet_client):
+    response = quiet_client.get("/api/db-down/")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database unavailable"}
+    assert response["Retry-After"]
+
+
+def test_database_error_outside_a_view_is_still_a_503(rf):
+    # A session save or token lookup in middleware reaches handler500, not the view
+    # middleware; the handler looks at the exception it is handling.
+    from books.middleware import server_error
+
+    try:
+        raise OperationalError("the database system is shutting down")
+    except OperationalError:
+        response = server_error(rf.get("/"))
+    assert response.status_code == 503
+
+
+@pytest.mark.django_db
+def test_statement_timeout_maps_to_503(rf, postgres):
+    request = rf.get("/api/books/")
+    with pytest.raises(OperationalError) as caught, connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 50")
+        cursor.execute("SELECT pg_sleep(1)")
+    response = DatabaseUnavailableMiddleware(lambda r: None).process_exception(
+        request, caught.value
+    )
+    assert response.status_code == 503
+
+
+# --- Request ids and logs -------------------------------------------------------------
+
+
+def test_request_id_is_generated_and_echoed(client):
+    response = client.get("/ok/")
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+def test_sane_incoming_request_id_is_kept(client):
+    response = client.get("/ok/", HTTP_X_REQUEST_ID="edge-4f2a9c1e.7")
+    assert response["X-Request-ID"] == "edge-4f2a9c1e.7"
+
+
+def test_insane_incoming_request_id_is_replaced(client):
+    response = client.get("/ok/", HTTP_X_REQUEST_ID="<script>alert(1)</script>")
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+def test_json_log_lines_carry_the_request_id():
+    token = request_id_var.set("req-12345678")
+    try:
+        record = logging.LogRecord(
+            "books", logging.INFO, __file__, 1, "hi %s", ("x",), None
+        )
+        RequestIDFilter().filter(record)
+        record.books = 3  # an ``extra=`` field
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id_var.reset(token)
+    assert line["message"] == "hi x" and line["level"] == "INFO"
+    assert line["request_id"] == "req-12345678" and line["books"] == 3
+
+
+# --- gunicorn -------------------------------------------------------------------------
+
+
+def _gunicorn(monkeypatch, **env: str) -> dict:
+    for name in (
+        "GUNICORN_WORKERS",
+        "WEB_CONCURRENCY",
+        "PORT",
+        "BIND",
+        "GUNICORN_BIND",
+        "HOST",
+        "GUNICORN_TIMEOUT",
+        "DB_POOL_TIMEOUT",
+        "DB_STATEMENT_TIMEOUT_MS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config/gunicorn.py"))
+
+
+def test_gunicorn_defaults_are_production_shaped(monkeypatch):
+    conf = _gunicorn(monkeypatch)
+    assert conf["worker_class"] == "gthread" and conf["threads"] >= 2
+    assert conf["workers"] == os.cpu_count() * 2 + 1
+    assert conf["keepalive"] > 0 and conf["preload_app"] is False
+    assert conf["max_requests"] > 0 and conf["max_requests_jitter"] > 0
+    assert conf["graceful_timeout"] > 0
+    assert conf["limit_request_line"] == 4094 and conf["limit_request_fields"] == 100
+    assert "%(M)s" in conf["access_log_format"]
+    if os.path.isdir("/dev/shm"):
+        assert conf["worker_tmp_dir"] == "/dev/shm"
+    # statement timeout < pool wait < worker timeout
+    assert 3.0 < 5.0 < conf["timeout"]
+
+
+def test_gunicorn_is_overridable_from_the_environment(monkeypatch):
+    assert _gunicorn(monkeypatch, WEB_CONCURRENCY="5")["workers"] == 5
+    assert (
+        _gunicorn(monkeypatch, GUNICORN_WORKERS="3", WEB_CONCURRENCY="5")["workers"]
+        == 3
+    )
+    assert _gunicorn(monkeypatch, PORT="9000")["bind"] == "127.0.0.1:9000"
+    assert _gunicorn(monkeypatch, BIND="0.0.0.0:80")["bind"] == "0.0.0.0:80"
+
+
+def test_gunicorn_refuses_misordered_timeouts(monkeypatch):
+    with pytest.raises(RuntimeError, match="timeouts must be ordered"):
+        _gunicorn(monkeypatch, DB_POOL_TIMEOUT="40")
+
+
+# --- compose.yaml ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def _code(file: Path) -> str:
+    """The file without its comment lines."""
+    lines = file.read_text().splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+
+
+def _command(service: dict) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def test_compose_has_every_service(compose):
+    assert {"db", "cache", "broker", "migrate", "web", "worker", "beat"} <= set(
+        compose["services"]
+    )
+    assert compose["services"]["db"]["image"].startswith("postgres:17")
+
+
+def test_compose_services_have_healthchecks(compose):
+    for name, service in compose["services"].items():
+        check = service.get("healthcheck", {})
+        if name == "migrate":  # one-shot: its exit code is what others wait on
+            continue
+        assert check.get("test") and not check.get("disable"), name
+
+
+def test_compose_cache_evicts_and_broker_never_does(compose):
+    cache, broker = compose["services"]["cache"], compose["services"]["broker"]
+    cache_cmd, broker_cmd = _command(cache), _command(broker)
+    assert "allkeys-lru" in cache_cmd and "--maxmemory " in cache_cmd + " "
+    assert "--appendonly no" in cache_cmd and "--save" in cache_cmd
+    assert "noeviction" in broker_cmd and "--appendonly yes" in broker_cmd
+    assert "noeviction" not in cache_cmd and "allkeys-lru" not in broker_cmd
+    assert any("/data" in v for v in broker["volumes"])
+    assert "volumes" not in cache
+
+
+def test_compose_start_order_waits_for_health_and_migrations(compose):
+    services = compose["services"]
+    for name in ("web", "worker", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert all(
+            d["condition"] in {"service_healthy", "service_completed_successfully"}
+            for d in depends.values()
+        ), name
+    for name in ("web", "worker"):
+        for dep in ("db", "cache", "broker"):
+            assert services[name]["depends_on"][dep]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "migrate" in _command(services["migrate"])
+    assert "config/gunicorn.py" in _command(services["web"])
+    assert "worker" in _command(services["worker"])
+    assert "beat" in _command(services["beat"])
+
+
+def test_compose_env_points_at_the_right_servers(compose):
+    env = compose["services"]["web"]["environment"]
+    assert "@db:5432/" in env["DATABASE_URL"]
+    assert "//cache:6379" in env["REDIS_URL"]
+    assert "//broker:6379" in env["CELERY_BROKER_URL"]
+    for name in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"):
+        assert name in env
+    worker_env = compose["services"]["worker"]["environment"]
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"):
+        assert worker_env[name] == env[name]
+    assert any(
+        "/var/lib/postgresql/data" in v for v in compose["services"]["db"]["volumes"]
+    )
+
+
+def test_compose_works_without_a_dotenv_and_documents_every_variable():
+    text = _code(ROOT / "compose.yaml")
+    variables = re.findall(r"(?<!\$)\$\{([A-Za-z_]\w*)([^}]*)\}", text)
+    assert variables
+    for name, rest in variables:
+        assert rest.startswith(":-") or rest.startswith("-"), (
+            f"${{{name}}} has no default"
+        )
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", example, re.M))
+    missing = {name for name, _ in variables} - documented
+    assert not missing, f"not in .env.example: {sorted(missing)}"
+
+
+# --- Dockerfile and .dockerignore -----------------------------------------------------
+
+
+def test_dockerfile_is_multi_stage_slim_and_non_root():
+    text = _code(ROOT / "Dockerfile")
+    stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\w+))?", text, re.M | re.I)
+    assert len(stages) >= 2 and stages[0][1].lower() == "builder"
+    assert all("slim" in image for image, _ in stages)
+    assert "COPY --from=builder" in text
+    assert "pip wheel" in text
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1].split(":")[0] not in {"root", "0"}
+    assert "requirements-dev" not in text
+    assert "-r requirements-dev" not in (ROOT / "requirements.txt").read_text()
+    assert re.search(r"^HEALTHCHECK ", text, re.M)
+    assert "collectstatic" in text
+    assert "config/gunicorn.py" in text
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".env", "db.sqlite3*", "requirements-dev.txt"} <= ignored
+
+
+# --- The fault drill (PostgreSQL + Redis pass) ---------------------------------------
+
+
+@pytest.mark.django_db
+def test_fault_drill_passes():
+    """Run tests/faults.py: its own PostgreSQL, Redis and gunicorn, four faults."""
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        pytest.skip(
+            "the fault drill runs on the PostgreSQL + Redis pass only (it needs "
+            "initdb and redis-server, and takes about two minutes)"
+        )
+    from tests import faults
+
+    missing = faults.missing_tools()
+    if missing:
+        pytest.skip(f"fault drill needs {', '.join(missing)}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.faults"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    sys.stdout.write(result.stdout[-6000:] + result.stderr[-4000:])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
