@@ -124,6 +124,25 @@ def test_client_sent_forwarded_proto_is_not_trusted(client, settings):
 pytestmark = pytest.mark.urls(__name__)
 
 
+@pytest.mark.parametrize(
+    ("num_proxies", "expected"),
+    [(0, "10.0.0.9"), (1, "198.51.100.7")],
+)
+def test_throttle_identity_is_not_reset_by_a_forged_forwarded_for(
+    rf, settings, num_proxies, expected
+):
+    from rest_framework.throttling import AnonRateThrottle
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    # The client forged the first entry; our one proxy appended the real address.
+    request = rf.get(
+        "/api/books/",
+        REMOTE_ADDR="10.0.0.9",
+        HTTP_X_FORWARDED_FOR="203.0.113.66, 198.51.100.7",
+    )
+    assert AnonRateThrottle().get_ident(request) == expected
+
+
 # --- Hostile input --------------------------------------------------------------------
 
 
