@@ -7,6 +7,7 @@ find the line of project code that issued it. The timing pass never installs it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 import time
@@ -63,16 +64,20 @@ def _serializer_field(node, root: str) -> str | None:
     name = getattr(node, "field_name", None)
     if parent is None or name is None:
         return None
-    cls = type(parent)
-    label = f"{cls.__qualname__}.{name}"
+    return f"{type(parent).__qualname__}.{name}{_class_location(type(parent), root)}"
+
+
+@functools.cache
+def _class_location(cls: type, root: str) -> str:
+    """`` (api/naive.py:54)`` for a class defined in project code, else ``""``."""
     try:
         source = inspect.getsourcefile(cls) or ""
         line = inspect.getsourcelines(cls)[1]
     except (OSError, TypeError):
-        return label
+        return ""
     if source.startswith(root):
-        return f"{label} ({Path(source).relative_to(root)}:{line})"
-    return label
+        return f" ({Path(source).relative_to(root)}:{line})"
+    return ""
 
 
 def _call_site(root: str) -> tuple[str | None, str | None]:

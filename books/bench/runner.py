@@ -9,11 +9,14 @@ is the request after an identical one primed them.
 
 from __future__ import annotations
 
+import functools
 import gc
+import inspect
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -154,10 +157,11 @@ def _parent_model(scenario: Scenario, queries: list[Query]):
 
 def _queryset_site(scenario: Scenario) -> str | None:
     """Where the view builds its queryset: ``get_queryset`` or its ``queryset``."""
-    import inspect
-    from pathlib import Path
+    return _queryset_site_of(view_class(resolve(scenario.path.split("?")[0]).func))
 
-    cls = view_class(resolve(scenario.path.split("?")[0]).func)
+
+@functools.cache
+def _queryset_site_of(cls: type | None) -> str | None:
     if cls is None:
         return None
     for klass in cls.__mro__:
@@ -269,7 +273,6 @@ def time_scenario(
         once()  # prime
     first = once()  # warm-up: imports, template compilation, connection, plans
     runs = _runs_for(first, repeat)
-    gc.collect()
     samples = [once() for _ in range(runs)]
     result.runs = runs
     result.p50_ms = percentile(samples, 50)
@@ -305,6 +308,7 @@ def run(
             advance(f"audit {scenario.name} [{scenario.variant}]")
         results.extend(audit(client, scenario, modes))
     if timing:
+        gc.collect()  # once: the audit's records are garbage now, not mid-timing
         for result in results:
             if advance:
                 advance(f"time {result.name} [{result.variant}, {result.cache}]")
