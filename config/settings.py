@@ -192,6 +192,8 @@ CELERY_BEAT_SCHEDULE = {
 # A broker outage must cost a request milliseconds, not seconds: publish retries are
 # few and short, and the sender logs the failure (books.tasks.BookshelfTask).
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+# Workers log through LOGGING below (JSON in production), not Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
