@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from celery.signals import task_prerun
 from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
@@ -22,6 +23,7 @@ from django.db.models import Avg, Count, Max, Min
 from django.utils import timezone
 
 from books.models import Book, Review
+from config.logs import request_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class BookshelfTask(DjangoTask):
         )
 
     def _send_or_log(self, args: tuple, kwargs: dict, **options: Any) -> None:
+        # The request that caused the task travels with it, so its log lines join up.
+        options.setdefault("headers", {}).setdefault("request_id", request_id_var.get())
         try:
             self.apply_async(args, kwargs, **options)
         except Exception:
@@ -66,6 +70,13 @@ class BookshelfTask(DjangoTask):
             logger.exception(
                 "could not enqueue %s", self.name, extra={"task": self.name}
             )
+
+
+@task_prerun.connect(dispatch_uid="books.tasks.request_id")
+def _adopt_request_id(task=None, task_id: str = "", **_: Any) -> None:
+    headers = getattr(task.request, "headers", None) or {}
+    incoming = getattr(task.request, "request_id", None) or headers.get("request_id")
+    request_id_var.set(incoming if incoming and incoming != "-" else f"task-{task_id}")
 
 
 @shared_task(base=BookshelfTask, acks_late=True, **RETRY)

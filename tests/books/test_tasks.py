@@ -20,6 +20,7 @@ from books.tasks import (
     schedule_cache_warm,
 )
 from config.celery import app
+from config.logs import request_id_var
 from tests.factories import BookFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,28 +184,41 @@ def celery_worker(transactional_db):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    yield queue
+    output: list[str] = []
+
+    def stop() -> str:
+        if not output:
+            worker.terminate()
+            try:
+                output.append(worker.communicate(timeout=20)[0])
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                output.append(worker.communicate()[0])
+        return output[0]
+
+    yield queue, stop
     from django_redis import get_redis_connection
 
     raw = get_redis_connection("default")  # the broker is REDIS_URL here
     raw.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-    worker.terminate()
-    try:
-        output, _ = worker.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        output, _ = worker.communicate()
-    sys.stdout.write(output[-4000:])  # shown by pytest only when the test fails
+    sys.stdout.write(stop()[-4000:])  # shown by pytest only when the test fails
 
 
 def test_a_real_worker_runs_a_task_enqueued_after_commit(celery_worker):
-    with transaction.atomic():
-        BookFactory.create_batch(3)
-        refresh_catalogue_stats.apply_async_on_commit(queue=celery_worker)
-        assert cache.get(CATALOGUE_STATS_KEY) is None  # not sent before the commit
+    queue, stop_worker = celery_worker
+    token = request_id_var.set("drill-request-0042")
+    try:
+        with transaction.atomic():
+            BookFactory.create_batch(3)
+            refresh_catalogue_stats.apply_async_on_commit(queue=queue)
+            assert cache.get(CATALOGUE_STATS_KEY) is None  # not sent before commit
+    finally:
+        request_id_var.reset(token)
 
     deadline = time.monotonic() + 60
     while (stats := cache.get(CATALOGUE_STATS_KEY)) is None:
         assert time.monotonic() < deadline, "the worker never ran the task"
         time.sleep(0.2)
     assert stats["books"] == 3  # the worker saw the committed rows
+    # The task's log lines carry the id of the request that enqueued it.
+    assert "[drill-request-0042] catalogue stats refreshed" in stop_worker()
