@@ -8,6 +8,7 @@ index. Small tables are scanned on purpose by any sane planner and are not flagg
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -26,14 +27,30 @@ class Finding:
     scenarios: list[str] = field(default_factory=list)
     plan: str = ""
     flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # seq scans an index could serve
     error: str | None = None
+
+    @property
+    def headline(self) -> str:
+        """The table accesses, e.g. "Index Scan using book_published_id_idx on
+        books_book"; what a reader checks first."""
+        scans = []
+        for line in self.plan.splitlines():
+            text = line.strip().split(" (rows=")[0]
+            if (" on " in text or text.startswith(("SCAN", "SEARCH"))) and (
+                text not in scans
+            ):
+                scans.append(text)
+        return "; ".join(scans[:3]) or (self.plan.splitlines() or [""])[0]
 
     def as_json(self) -> dict:
         return {
             "fingerprint": self.fingerprint,
             "scenarios": self.scenarios,
             "plan": self.plan,
+            "headline": self.headline,
             "flags": self.flags,
+            "notes": self.notes,
             "error": self.error,
         }
 
@@ -120,23 +137,65 @@ def flag_sqlite_plan(
     return flags
 
 
-def explain(sql: str, params, rows: RowCounts, min_rows: int) -> tuple[str, list[str]]:
-    """(plan summary, flags) for one statement."""
+def _seq_scan_tables(plan: dict) -> set[str]:
+    found = set()
+
+    def walk(node: dict) -> None:
+        if node.get("Node Type") == "Seq Scan":
+            found.add(node.get("Relation Name", "?"))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan)
+    return found
+
+
+def _indexable(sql: str, params, flags: list[str]) -> tuple[list[str], list[str]]:
+    """Split flags into (missing index, planner's choice) by re-planning with
+    ``enable_seqscan = off``: a scan that survives it has no usable index.
+
+    The setting is ``SET LOCAL`` inside a savepoint that is rolled back, so it never
+    leaks into the session.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        document = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    if isinstance(document, str):
+        document = json.loads(document)
+    still = _seq_scan_tables(document[0]["Plan"])
+    missing, chosen = [], []
+    for flag in flags:
+        table = flag.split("Seq Scan on ", 1)[1].split(" ", 1)[0]
+        if table in still:
+            missing.append(flag)
+        else:
+            chosen.append(
+                f"{flag}; an index exists but the planner estimates the scan cheaper"
+            )
+    return missing, chosen
+
+
+def explain(
+    sql: str, params, rows: RowCounts, min_rows: int
+) -> tuple[str, list[str], list[str]]:
+    """(plan summary, flags, notes) for one statement."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
             document = cursor.fetchone()[0]
             if isinstance(document, str):
-                import json
-
                 document = json.loads(document)
             plan = document[0]["Plan"]
-            return summarise_postgres_plan(plan), flag_postgres_plan(
-                plan, rows, min_rows
-            )
+            flags = flag_postgres_plan(plan, rows, min_rows)
+            notes: list[str] = []
+            if flags:
+                flags, notes = _indexable(sql, params, flags)
+            return summarise_postgres_plan(plan), flags, notes
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         details = [row[-1] for row in cursor.fetchall()]
-        return "\n".join(details), flag_sqlite_plan(details, sql, rows, min_rows)
+        return "\n".join(details), flag_sqlite_plan(details, sql, rows, min_rows), []
 
 
 def explain_results(results, *, min_rows: int = LARGE_TABLE_ROWS) -> list[Finding]:
@@ -160,7 +219,9 @@ def explain_results(results, *, min_rows: int = LARGE_TABLE_ROWS) -> list[Findin
         try:
             # A savepoint, so a failing EXPLAIN cannot poison an outer transaction.
             with transaction.atomic():
-                finding.plan, finding.flags = explain(sql, params, rows, min_rows)
+                finding.plan, finding.flags, finding.notes = explain(
+                    sql, params, rows, min_rows
+                )
         except Exception as exc:  # a plan we cannot get is reported, not fatal
             finding.error = f"{type(exc).__name__}: {exc}"
     return list(findings.values())

@@ -9,7 +9,15 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from books import seeding
 from books.bench import budgets
+from books.bench.explain import (
+    LARGE_TABLE_ROWS,
+    RowCounts,
+    explain,
+    flag_postgres_plan,
+    flag_sqlite_plan,
+)
 from books.bench.runner import make_client
 from books.bench.scenarios import Dataset, discover
 from books.bench.sql import fingerprint, fix_hint
@@ -306,3 +314,115 @@ def test_dataset_picks_the_author_with_most_books(book_factory):
     BookFactory.create_batch(5, author=prolific, published=date(2001, 1, 1))
 
     assert Dataset().value("author") == prolific.pk
+
+
+def test_repo_query_budgets_hold_on_the_real_api_and_pages(book_factory, tmp_path):
+    book_factory(5)
+    path = tmp_path / "bench.json"
+
+    out = bench(
+        "--budget",
+        str(budgets.DEFAULT_PATH),
+        "--no-timing-budgets",
+        "--no-timing",
+        "--json",
+        str(path),
+    )
+
+    assert "All budgets met." in out
+    rows = json.loads(path.read_text())["scenarios"]
+    names = {r["name"] for r in rows}
+    assert {"api.books.list", "api.books.detail", "page.home", "page.book"} <= names
+    assert all(r["status"] == 200 for r in rows), [
+        (r["name"], r["status"], r["error"]) for r in rows if r["status"] != 200
+    ]
+    naive = {
+        r["name"]: r for r in rows if r["variant"] == "naive" and r["cache"] == "cold"
+    }
+    # Five books by two authors: the naive lists repeat per row, the tuned never do.
+    assert naive["api.books.list"]["n_plus_one"]
+    assert naive["api.books.list"]["duplicate_queries"] >= 4 * 4
+
+
+def test_postgres_plan_flags_a_seq_scan_under_a_filter_or_a_sort():
+    sizes = {"books_book": 100_000, "books_genre": 24}
+    plan = {
+        "Node Type": "Limit",
+        "Plans": [
+            {
+                "Node Type": "Sort",
+                "Plans": [{"Node Type": "Seq Scan", "Relation Name": "books_book"}],
+            },
+            {
+                "Node Type": "Seq Scan",
+                "Relation Name": "books_genre",
+                "Filter": "(slug = 'x')",
+            },
+        ],
+    }
+
+    flags = flag_postgres_plan(plan, sizes.get, LARGE_TABLE_ROWS)
+
+    assert flags == ["Seq Scan on books_book (~100,000 rows): feeds a sort"]
+
+
+def test_sqlite_plan_flags_a_full_scan_of_a_large_table():
+    sizes = {"books_book": 50_000, "books_review": 50}
+    sql = 'SELECT * FROM "books_book" WHERE "books_book"."pages" = %s'
+    details = ["SCAN books_book", "SEARCH books_review USING INDEX x (book_id=?)"]
+
+    assert flag_sqlite_plan(details, sql, sizes.get, LARGE_TABLE_ROWS) == [
+        "SCAN books_book (~50,000 rows) without an index"
+    ]
+    indexed = ["SCAN books_book USING INDEX book_published_id_idx"]
+    assert flag_sqlite_plan(indexed, sql, sizes.get, LARGE_TABLE_ROWS) == []
+
+
+@pytest.mark.postgres
+def test_explain_flags_an_unindexed_filter_but_not_the_tuned_list(postgres):
+    seeding.seed(books=12_000, authors=1_500, seed=7)
+    rows = RowCounts()
+    unindexed = Book.objects.filter(pages=321).order_by("price")[:20]
+    tuned = Book.objects.for_list()[:21]
+
+    _, flags, _ = explain(*unindexed.query.sql_with_params(), rows, LARGE_TABLE_ROWS)
+    _, tuned_flags, tuned_notes = explain(
+        *tuned.query.sql_with_params(), rows, LARGE_TABLE_ROWS
+    )
+
+    assert len(flags) == 1 and flags[0].startswith("Seq Scan on books_book (~12,")
+    assert tuned_flags == [] and tuned_notes == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls(TEST_URLS)
+def test_url_mode_measures_a_live_server(book_factory, live_server, tmp_path):
+    book_factory(3)
+    path = tmp_path / "bench.json"
+
+    out = bench(
+        "--url",
+        live_server.url,
+        "--duration",
+        "0.3",
+        "--concurrency",
+        "1",
+        "--scenario",
+        "api.books.list",
+        "--no-timing",
+        "--json",
+        str(path),
+    )
+
+    http = json.loads(path.read_text())["http"]
+    assert {(r["name"], r["variant"]) for r in http["scenarios"]} == {
+        ("api.books.list", "tuned"),
+        ("api.books.list", "naive"),
+    }
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in http["scenarios"])
+    assert "over HTTP" in out
+
+
+def test_url_mode_refuses_a_non_loopback_host():
+    with pytest.raises(CommandError, match="loopback"):
+        call_command("bench", "--url", "http://192.0.2.1:8000", stdout=StringIO())

@@ -332,15 +332,17 @@ class Command(BaseCommand):
         for finding in findings:
             if finding.flags:
                 style, status = "red", "; ".join(finding.flags)
+            elif finding.notes:
+                style, status = "yellow", "note: " + "; ".join(finding.notes)
             elif finding.error:
                 style, status = "yellow", finding.error
             else:
                 style, status = "green", "ok"
-            if not finding.flags and self.verbosity < 2 and not finding.error:
-                first = finding.plan.splitlines()[0] if finding.plan else ""
-                self.console.print(
-                    Text(f"  ok  {', '.join(finding.scenarios)[:60]}: {first.strip()}")
-                )
+            quiet = not (finding.flags or finding.notes or finding.error)
+            if quiet and self.verbosity < 2:
+                names = ", ".join(finding.scenarios)
+                names = names if len(names) <= 50 else names[:47] + "..."
+                self.console.print(Text(f"  ok  {names}: {finding.headline}"))
                 continue
             self.console.print(Text(f"  {status}", style=style))
             self.console.print(Text(f"      {finding.fingerprint[:200]}", style="dim"))
