@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils.text import slugify
 
+from books import cache as catalogue_cache
 from books.models import Author, Book, Genre, Publisher, Review, isbn13_check_digit
 
 FIRST_NAMES = [
@@ -588,6 +589,8 @@ def seed(
             if progress:
                 progress(size)
         _reset_sequences([Author, Book, Review])
+    # COPY and executemany send no signals: drop every cached page and response here.
+    transaction.on_commit(catalogue_cache.invalidate_catalogue)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # Fresh statistics, or the planner guesses on the first queries.

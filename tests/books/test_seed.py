@@ -103,3 +103,16 @@ def test_writes_after_seeding_get_fresh_ids(book_factory):
 def test_bad_arguments_are_a_command_error():
     with pytest.raises(CommandError):
         seed(books=-1)
+
+
+def test_seeding_invalidates_cached_responses(
+    client, django_capture_on_commit_callbacks
+):
+    seed(books=5, seed=1)
+    assert client.get("/api/books/")["X-Cache"] == "MISS"
+    assert client.get("/api/books/")["X-Cache"] == "HIT"
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(books=5, seed=2)
+    response = client.get("/api/books/")
+    assert response["X-Cache"] == "MISS"
+    assert len(response.json()["results"]) == 10
