@@ -24,6 +24,7 @@ class LoadResult:
     path: str
     requests: int = 0
     errors: int = 0
+    throttled: int = 0  # 429s: the server's per-client throttle, not a failure
     seconds: float = 0.0
     samples: list[float] = field(default_factory=list)
 
@@ -35,6 +36,7 @@ class LoadResult:
             "path": self.path,
             "requests": self.requests,
             "errors": self.errors,
+            "throttled": self.throttled,
             "rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(percentile(ok, 50), 2),
             "p95_ms": round(percentile(ok, 95), 2),
@@ -65,18 +67,18 @@ def hammer(
     *,
     concurrency: int,
     duration: float,
-) -> tuple[int, int, float, list[float]]:
-    """(requests, errors, seconds, latencies ms) for ``duration`` seconds of load."""
+) -> tuple[int, int, int, float, list[float]]:
+    """(requests, errors, throttled, seconds, latencies ms) for ``duration`` s."""
     lock = threading.Lock()
     samples: list[float] = []
-    counts = {"ok": 0, "errors": 0}
+    counts = {"ok": 0, "errors": 0, "throttled": 0}
     headers = {"Accept-Encoding": "gzip", "Host": f"{host}:{port}"}
     deadline = time.perf_counter() + duration
 
     def worker() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         mine: list[float] = []
-        errors = 0
+        errors = throttled = 0
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
@@ -84,6 +86,7 @@ def hammer(
                 response = conn.getresponse()
                 response.read()
                 failed = response.status >= 400
+                throttled += response.status == 429
             except (OSError, http.client.HTTPException):
                 failed = True
                 conn.close()
@@ -97,6 +100,7 @@ def hammer(
             samples.extend(mine)
             counts["ok"] += len(mine)
             counts["errors"] += errors
+            counts["throttled"] += throttled
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -104,7 +108,8 @@ def hammer(
         thread.start()
     for thread in threads:
         thread.join()
-    return counts["ok"], counts["errors"], time.perf_counter() - started, samples
+    elapsed = time.perf_counter() - started
+    return counts["ok"], counts["errors"], counts["throttled"], elapsed, samples
 
 
 def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[LoadResult]:
@@ -115,7 +120,7 @@ def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[Load
     for scenario in scenarios:
         path = prefix + scenario.path
         hammer(host, port, path, concurrency=1, duration=min(0.3, duration / 4))
-        requests, errors, seconds, samples = hammer(
+        requests, errors, throttled, seconds, samples = hammer(
             host, port, path, concurrency=concurrency, duration=duration
         )
         results.append(
@@ -125,6 +130,7 @@ def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[Load
                 path,
                 requests,
                 errors,
+                throttled,
                 seconds,
                 samples,
             )

@@ -140,6 +140,9 @@ def record_queries(*, stacks: bool = True) -> Iterator[Recording]:
     recording.captured = len(captured)
 
 
+NOT_DATA = ("throttle_",)  # DRF's per-client request history
+
+
 @dataclass
 class CacheStats:
     gets: int = 0
@@ -155,7 +158,8 @@ def count_cache(stats: CacheStats) -> Iterator[CacheStats]:
     """Count reads and hits on every configured cache, by shadowing their methods.
 
     ``get_or_set`` is counted once (its inner ``get`` calls are not), and a hit is a
-    value that is not the caller's default.
+    value that is not the caller's default. Throttle counters are not cached data and
+    are left out.
     """
     with ExitStack() as stack:
         for alias in settings.CACHES:
@@ -171,7 +175,7 @@ def _install(backend, stats: CacheStats):
 
     def get(key, default=None, version=None, **kwargs):
         value = cls.get(backend, key, missing, version=version, **kwargs)
-        if not nested["depth"]:
+        if not nested["depth"] and not str(key).startswith(NOT_DATA):
             stats.gets += 1
             stats.hits += value is not missing
         return default if value is missing else value

@@ -392,6 +392,12 @@ class Command(BaseCommand):
                     style="yellow" if row["variant"] == "naive" else None,
                 )
             self.console.print(table)
+            if any(row["throttled"] for row in rows):
+                self.console.print(
+                    "429s: the server throttles this one client address; start it "
+                    "with e.g. API_THROTTLE_ANON=1000000/min to measure throughput.",
+                    style="yellow",
+                )
         return {
             "url": url,
             "concurrency": options["concurrency"],
