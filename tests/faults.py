@@ -468,6 +468,7 @@ class Outcome:
     requests: int = 0
     server_errors: int = 0  # any 5xx other than the intended 503s
     unavailable: int = 0  # 503s
+    acked_writes: int = 0  # 201s whose rows must be in the database afterwards
     lost_writes: int = 0
     max_seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
@@ -629,6 +630,7 @@ class Drill:
         dropped = [r for r in results if r.status == 0]
         if dropped:
             outcome.failures.append(f"{len(dropped)} requests got no response")
+        outcome.acked_writes = len(load.created_isbns) + len(load.created_reviews)
         outcome.lost_writes = self.lost_writes(load)
         if outcome.lost_writes:
             outcome.failures.append(f"{outcome.lost_writes} acknowledged writes lost")
@@ -698,6 +700,7 @@ class Drill:
             outcome.failures.append("errors continued after recovery")
         if "WORKER TIMEOUT" in self.web.log_text():
             outcome.failures.append("gunicorn killed a hung worker")
+        outcome.acked_writes = len(load.created_isbns) + len(load.created_reviews)
         outcome.lost_writes = self.lost_writes(load)
         if outcome.lost_writes:
             outcome.failures.append(f"{outcome.lost_writes} acknowledged writes lost")
@@ -753,6 +756,8 @@ class Drill:
             ).fetchone()[0]
         if rows != 1:
             outcome.failures.append(f"{rows} rows with the ISBN")
+        outcome.acked_writes = len(created)
+        outcome.lost_writes = len(created) - rows if created else 0
         return outcome
 
     # -- (d) --
@@ -798,13 +803,23 @@ class Drill:
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    header = ("scenario", "requests", "5xx", "503s", "lost writes", "max s", "result")
+    header = (
+        "scenario",
+        "requests",
+        "5xx",
+        "503s",
+        "acked writes",
+        "lost writes",
+        "max s",
+        "result",
+    )
     rows = [
         (
             o.scenario,
             str(o.requests),
             str(o.server_errors),
             str(o.unavailable),
+            str(o.acked_writes),
             str(o.lost_writes),
             f"{o.max_seconds:.2f}",
             "PASS" if o.passed else "FAIL",
