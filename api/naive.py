@@ -6,7 +6,9 @@ queries (author, publisher, genres and rating per book). No caching, and DRF's s
 JSON renderer. They exist to be measured against ``api/viewsets.py``.
 
 Parameter validation and the paginator are shared with the tuned views on purpose:
-they are the contract (same 400s, same ``next``/``previous`` links), not the tuning.
+they are the contract (same 400s, same cursors), not the tuning. The only difference
+in a response body is the path of ``next``/``previous``: each twin links to its own
+next page, with the identical cursor.
 """
 
 from __future__ import annotations

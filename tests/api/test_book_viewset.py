@@ -323,3 +323,25 @@ def test_genres_and_publishers_are_unpaginated_lookup_lists(api_client):
     ]
     assert api_client.get(genres[0]["url"]).json() == genres[0]
     assert api_client.get("/api/genres/", {"page_size": 1}).json() == genres
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/books/",
+        "/api/books/{book}/",
+        "/api/books/{book}/reviews/",
+        "/api/authors/",
+        "/api/authors/{author}/",
+        "/api/naive/books/",
+        "/api/naive/authors/{author}/",
+    ],
+)
+def test_browsable_api_renders_for_humans(token_client, path):
+    book = BookFactory()
+    url = path.format(book=book.pk, author=book.author_id)
+    response = token_client.get(url, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert token_client.head(url).status_code == 200
+    assert token_client.options(url).status_code == 200
