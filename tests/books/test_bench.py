@@ -426,3 +426,41 @@ def test_url_mode_measures_a_live_server(book_factory, live_server, tmp_path):
 def test_url_mode_refuses_a_non_loopback_host():
     with pytest.raises(CommandError, match="loopback"):
         call_command("bench", "--url", "http://192.0.2.1:8000", stdout=StringIO())
+
+
+@pytest.mark.django_db(databases=[])
+def test_manage_py_bench_exits_1_on_a_breach(tmp_path):
+    """The real process, on a throwaway SQLite file: CI gates on this exit status."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
+        "SECRET_KEY": "test-only",
+        "DEBUG": "false",
+    }
+    budget = tmp_path / "budget.toml"
+    budget.write_text('[[budget]]\nscenario = "api.books.list"\nmax_queries = 1\n')
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert manage("migrate", "-v0").returncode == 0
+    assert manage("seed", "--books", "30", "-v0").returncode == 0
+    run = manage(
+        "bench", "--scenario", "api.books.list", "--no-timing", "--budget", str(budget)
+    )
+
+    assert run.returncode == 1, run.stderr
+    assert "api.books.list [tuned, cold]: queries 2 > 1" in run.stderr

@@ -261,6 +261,13 @@ class Command(BaseCommand):
             "~ = noisy (p95 > 2 x p50). speed-up = naive p50 / tuned p50.",
             style="dim",
         )
+        noisy = [r for r in results if r.noisy]
+        if noisy:
+            self.console.print(
+                f"{len(noisy)} of {len(results)} timings are noisy (~): rerun on a "
+                "quiet machine or with a larger --repeat before trusting them.",
+                style="yellow",
+            )
         lines = report.n_plus_one_lines(results)
         if lines:
             self.console.print(Text("\nN+1 sites", style="bold"))
