@@ -248,12 +248,21 @@ svg text{font:11px system-ui,sans-serif}
 """
 
 
-def _bar_chart(title: str, rows: list[tuple[str, float | None, float | None]]) -> str:
-    """Horizontal grouped bars, tuned above naive, with the value printed."""
+def _bar_chart(
+    title: str, rows: list[tuple[str, float | None, float | None]], *, log: bool = False
+) -> str:
+    """Horizontal grouped bars, tuned above naive, with the value printed.
+
+    ``log`` scales bar length by log10(1 + value): one slow page would otherwise
+    flatten every other bar to a pixel.
+    """
     if not rows:
         return ""
+    import math
+
     label_w, bar_w, row_h = 260, 560, 30
-    peak = max((v for _, t, n in rows for v in (t, n) if v), default=1) or 1
+    scale = (lambda v: math.log10(1 + v)) if log else (lambda v: v)
+    peak = max((scale(v) for _, t, n in rows for v in (t, n) if v), default=1) or 1
     height = row_h * len(rows) + 30
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 90}" '
@@ -268,7 +277,7 @@ def _bar_chart(title: str, rows: list[tuple[str, float | None, float | None]]) -
         for j, (variant, value) in enumerate((("tuned", tuned), ("naive", naive))):
             if value is None:
                 continue
-            width = max(1.0, bar_w * value / peak)
+            width = max(1.0, bar_w * scale(value) / peak)
             yy = y + j * 12
             parts.append(
                 f'<rect x="{label_w}" y="{yy}" width="{width:.1f}" height="11" '
@@ -357,7 +366,11 @@ def write_html(path: str, doc: dict) -> None:
                 if (n, "tuned", cache) in by_key or (n, "naive", cache) in by_key
             ]
 
-        out.append(_bar_chart(f"p50 latency (ms), {cache}", series("p50_ms")))
+        out.append(
+            _bar_chart(
+                f"p50 latency (ms, log scale), {cache}", series("p50_ms"), log=True
+            )
+        )
         out.append(_bar_chart(f"queries per request, {cache}", series("queries")))
     if doc.get("sizes"):
         for metric, label in (("queries", "queries"), ("p50_ms", "p50 ms")):

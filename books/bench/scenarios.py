@@ -54,6 +54,7 @@ VARIANTS: dict[str, tuple[Variant, ...]] = {
         Variant("deep", {"cursor": "{deep_cursor}"}),
     ),
     "api:author-list": (Variant("page100", {"page_size": "100"}),),
+    "books:book-list": (Variant("genre", {"genre": "{genre}"}),),
 }
 DEEP_PAGES = 50  # pages of 100 followed to build the deep cursor (5,000 rows in)
 

@@ -68,9 +68,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--scenario",
-            action="append",
+            action="extend",
+            nargs="+",
             metavar="NAME",
-            help="only scenarios matching this glob (repeatable), e.g. 'api.books.*'",
+            help="only scenarios (or route names) matching these globs, e.g. "
+            "'api.books.*' page.home (repeatable)",
         )
         parser.add_argument("--cold", action="store_true", help="cold cache only")
         parser.add_argument("--warm", action="store_true", help="warm cache only")
