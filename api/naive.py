@@ -29,8 +29,15 @@ from api.serializers import (
     books_url,
     rating_average,
 )
-from api.viewsets import AUTHOR_DETAIL_BOOKS, AUTHOR_ORDERING
-from books.models import RECENT_REVIEWS, Author, Book, Genre, Publisher
+from api.viewsets import AUTHOR_ORDERING
+from books.models import (
+    AUTHOR_RECENT_BOOKS,
+    RECENT_REVIEWS,
+    Author,
+    Book,
+    Genre,
+    Publisher,
+)
 
 
 class NaiveAuthorRefSerializer(serializers.ModelSerializer):
@@ -119,7 +126,7 @@ class NaiveAuthorDetailSerializer(NaiveAuthorSerializer):
 
     @extend_schema_field(NaiveBookSerializer(many=True))
     def get_books(self, author: Author) -> list[dict]:
-        books = author.books.all()[:AUTHOR_DETAIL_BOOKS]
+        books = author.books.all()[:AUTHOR_RECENT_BOOKS]
         return NaiveBookSerializer(books, many=True, context=self.context).data
 
     def get_books_url(self, author: Author) -> str:

@@ -213,7 +213,7 @@ class AuthorListSerializer(serializers.ModelSerializer):
 
 
 class AuthorDetailSerializer(AuthorListSerializer):
-    # Newest books only (AUTHOR_DETAIL_BOOKS): a prolific author has thousands.
+    # Newest books only (AUTHOR_RECENT_BOOKS): a prolific author has thousands.
     # The full list is a link away, at books_url.
     books = BookListSerializer(source="recent_books", many=True, read_only=True)
     books_url = serializers.SerializerMethodField()

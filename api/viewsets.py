@@ -40,9 +40,8 @@ from api.serializers import (
     ReviewWriteSerializer,
 )
 from books import services
-from books.models import Author, Book, Genre, Publisher, Review
+from books.models import AUTHOR_RECENT_BOOKS, Author, Book, Genre, Publisher, Review
 
-AUTHOR_DETAIL_BOOKS = 20
 REVIEW_ORDERING: Ordering = ("-created", "-id")
 AUTHOR_ORDERING: Ordering = ("name", "id")
 
@@ -197,7 +196,7 @@ class AuthorViewSet(
             case "list":
                 return Author.objects.for_list()
             case "retrieve":
-                return Author.objects.with_book_count()
+                return Author.objects.for_detail()
             case _:
                 return Author.objects.all()
 
@@ -219,16 +218,11 @@ class AuthorViewSet(
 
     @staticmethod
     def recent_books(author: Author) -> list[Book]:
-        """Two queries (books, their genres), an indexed LIMIT on book_author_pub_idx.
-
-        Not a sliced Prefetch: its ROW_NUMBER() window would compute the rating
-        subqueries for every one of a prolific author's books before the cut.
-        """
-        books = Book.objects.for_list().filter(author=author)
-        return list(books[:AUTHOR_DETAIL_BOOKS])
+        """Two queries (books, their genres): see ``BookQuerySet.for_author()``."""
+        return list(Book.objects.for_author(author)[:AUTHOR_RECENT_BOOKS])
 
     def detail_data(self, author: Author) -> dict:
-        author = Author.objects.with_book_count().get(pk=author.pk)
+        author = Author.objects.for_detail().get(pk=author.pk)
         author.recent_books = self.recent_books(author)
         context = self.get_serializer_context()
         return AuthorDetailSerializer(author, context=context).data

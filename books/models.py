@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 RECENT_REVIEWS = 5
+AUTHOR_RECENT_BOOKS = 20
 
 
 def isbn13_check_digit(first12: str) -> str:
@@ -105,11 +106,12 @@ class AuthorQuerySet(models.QuerySet["Author"]):
         return self.defer("bio").with_book_count()
 
     def for_detail(self) -> AuthorQuerySet:
-        """Two queries: the author with ``book_count``, then their books for listing."""
-        books = Book.objects.for_list().order_by("-published", "-id")
-        return self.with_book_count().prefetch_related(
-            Prefetch("books", queryset=books)
-        )
+        """One query: the author with ``book_count``.
+
+        Their books come from ``Book.objects.for_author(author)[:n]``, not a prefetch:
+        one prolific author has thousands of books, and a page shows the newest few.
+        """
+        return self.with_book_count()
 
 
 class Author(models.Model):
@@ -183,6 +185,15 @@ class BookQuerySet(models.QuerySet["Book"]):
             )
             .with_rating()
         )
+
+    def for_author(self, author: Author) -> BookQuerySet:
+        """An author's books, newest first, for listing; slice it (two queries).
+
+        The scan walks ``book_author_pub_idx`` and stops at the LIMIT, so the rating
+        subqueries run for the returned rows only. A sliced ``Prefetch`` would not:
+        its ROW_NUMBER() window computes them for every book before the cut.
+        """
+        return self.for_list().filter(author=author).order_by("-published", "-id")
 
     def for_detail(self) -> BookQuerySet:
         """Three queries: the book (all columns), its genres, its newest reviews.

@@ -4,8 +4,7 @@ import datetime
 
 import pytest
 
-from api.viewsets import AUTHOR_DETAIL_BOOKS
-from books.models import Author
+from books.models import AUTHOR_RECENT_BOOKS, Author
 from tests.factories import AuthorFactory, BookFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,20 +59,20 @@ def test_detail_adds_bio_and_newest_books(api_client):
         BookFactory(
             author=author, published=datetime.date(2000, 1, 1) + datetime.timedelta(i)
         )
-        for i in range(AUTHOR_DETAIL_BOOKS + 2)
+        for i in range(AUTHOR_RECENT_BOOKS + 2)
     ]
     BookFactory()  # someone else's
 
     body = api_client.get(f"{AUTHORS}{author.pk}/").json()
 
     assert body["bio"] == "Wrote things."
-    assert body["book_count"] == AUTHOR_DETAIL_BOOKS + 2
-    newest = [b.pk for b in reversed(books)][:AUTHOR_DETAIL_BOOKS]
+    assert body["book_count"] == AUTHOR_RECENT_BOOKS + 2
+    newest = [b.pk for b in reversed(books)][:AUTHOR_RECENT_BOOKS]
     assert [b["id"] for b in body["books"]] == newest
     assert body["books"][0]["author"]["id"] == author.pk
     assert body["books_url"] == f"http://testserver/api/books/?author={author.pk}"
     full = api_client.get(f"{body['books_url']}&page_size=100").json()["results"]
-    assert len(full) == AUTHOR_DETAIL_BOOKS + 2
+    assert len(full) == AUTHOR_RECENT_BOOKS + 2
 
 
 def test_unknown_author_is_404(api_client):

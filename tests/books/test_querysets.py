@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from books.models import Author, Book
+from books.models import AUTHOR_RECENT_BOOKS, Author, Book
 from tests.factories import ReviewFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,16 +84,24 @@ def test_author_for_list_runs_one_query(size, book_factory, django_assert_num_qu
 
 
 @pytest.mark.parametrize("size", [1, 25])
-def test_author_for_detail_runs_three_queries(
+def test_author_detail_and_newest_books_run_three_queries(
     size, book_factory, django_assert_num_queries
 ):
     author = book_factory(size)[0].author
     with django_assert_num_queries(3):
         found = Author.objects.for_detail().get(pk=author.pk)
-        titles = [
-            (b.title, [g.slug for g in b.genres.all()]) for b in found.books.all()
-        ]
-    assert found.book_count == len(titles) == (size + 1) // 2
+        books = Book.objects.for_author(found)[:AUTHOR_RECENT_BOOKS]
+        titles = [(b.title, [g.slug for g in b.genres.all()]) for b in books]
+    assert found.book_count == (size + 1) // 2
+    assert len(titles) == min(found.book_count, AUTHOR_RECENT_BOOKS)
+
+
+def test_for_author_is_newest_first_and_only_that_author(book_factory):
+    books = book_factory(6)
+    author = books[0].author
+    found = list(Book.objects.for_author(author))
+    assert {b.author_id for b in found} == {author.pk}
+    assert found == sorted(found, key=lambda b: (b.published, b.pk), reverse=True)
 
 
 def test_book_list_uses_the_keyset_index_on_postgres(postgres, book_factory):
