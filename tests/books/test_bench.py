@@ -163,9 +163,7 @@ def test_scenario_globs_narrow_the_run(book_factory, tmp_path):
     book_factory(2)
     path = tmp_path / "bench.json"
 
-    bench(
-        "--scenario", "api.books.list.p*", "--scenario", "page.*", "--json", str(path)
-    )
+    bench("--scenario", "api.books.list.p*", "page.*", "--json", str(path))
 
     names = {r["name"] for r in json.loads(path.read_text())["scenarios"]}
     assert names == {"api.books.list.page100", "page.book"}

@@ -388,7 +388,7 @@ class Command(BaseCommand):
                     justify="left" if column in ("scenario", "variant") else "right",
                 )
             table.add_column("errors", justify="right")
-            table.add_column("queries\n(in-process)", justify="right")
+            table.add_column("queries warm\n(in-process)", justify="right")
             for row in rows:
                 table.add_row(
                     row["name"],
