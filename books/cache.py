@@ -48,6 +48,11 @@ LOCK_POLL = 0.05
 
 CATALOGUE = "catalogue"
 
+# Outlives the beat interval (300 s), so readers always find a value between runs.
+CATALOGUE_STATS_TTL = 15 * 60
+# Writes within this window share one queued warm.
+WARM_COALESCE_SECONDS = 5
+
 # Paths warm_hot_keys() renders: the pages and endpoints every visitor hits first.
 HOT_PATHS = ("/", "/api/books/", "/api/authors/", "/api/genres/")
 
@@ -86,6 +91,17 @@ def response_key(
 
 def lock_key(key: str) -> str:
     return f"{key}:lock"
+
+
+def catalogue_stats_key() -> str:
+    """Catalogue-wide figures, overwritten by the periodic task (not generation-keyed:
+    a few minutes' lag on totals is the point of computing them in the background)."""
+    return "catalogue_stats"
+
+
+def warm_pending_key() -> str:
+    """Set while a cache warm is queued, so a burst of writes sends one warm."""
+    return "warm_hot_cache:pending"
 
 
 def fragment_context() -> dict[str, Any]:
@@ -237,6 +253,10 @@ def invalidate_catalogue() -> None:
 
 def _bump_catalogue() -> None:
     bump_generation(CATALOGUE)
+    if settings.CACHE_WARM_AFTER_WRITES:
+        from books.tasks import schedule_cache_warm  # tasks import this module
+
+        schedule_cache_warm()
 
 
 def clear() -> None:

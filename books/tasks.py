@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Avg, Count, Max, Min
 from django.utils import timezone
 
+from books import cache as book_cache
 from books.models import Book, Review
 from config.logs import request_id_var
 
@@ -36,10 +37,6 @@ RETRY = {
     "retry_jitter": True,
     "max_retries": 5,
 }
-
-CATALOGUE_STATS_KEY = "catalogue_stats:v1"
-# Outlives the beat interval (300 s), so readers always find a value between runs.
-CATALOGUE_STATS_TTL = 15 * 60
 
 
 class BookshelfTask(DjangoTask):
@@ -100,14 +97,14 @@ def refresh_catalogue_stats() -> dict[str, Any]:
     for key in ("first_published", "last_published"):
         stats[key] = stats[key].isoformat() if stats[key] else None
     stats["computed_at"] = timezone.now().isoformat()
-    cache.set(CATALOGUE_STATS_KEY, stats, CATALOGUE_STATS_TTL)
+    cache.set(book_cache.catalogue_stats_key(), stats, book_cache.CATALOGUE_STATS_TTL)
     logger.info("catalogue stats refreshed", extra={"books": stats["books"]})
     return stats
 
 
 def catalogue_stats() -> dict[str, Any]:
     """The cached catalogue figures, computed in-process on a miss."""
-    return cache.get(CATALOGUE_STATS_KEY) or refresh_catalogue_stats()
+    return cache.get(book_cache.catalogue_stats_key()) or refresh_catalogue_stats()
 
 
 def _round(value: Any) -> float | None:
@@ -121,21 +118,17 @@ def warm_hot_cache() -> dict[str, str]:
     Idempotent: it renders exactly what the next anonymous visitor would have cached
     (``books.cache.warm_hot_keys``). Returns ``{path: "HIT" | "MISS" | status}``.
     """
-    from books import cache as book_cache  # the cache layer owns keys and paths
-
-    cache.delete(WARM_PENDING_KEY)  # writes from now on schedule a fresh warm
+    cache.delete(book_cache.warm_pending_key())  # later writes schedule a fresh warm
     results = book_cache.warm_hot_keys()
     logger.info("hot cache warmed", extra={"paths": results})
     return results
 
 
-# Writes in a burst share one warm: the first schedules it, the rest find it pending.
-WARM_PENDING_KEY = "warm_hot_cache:pending"
-WARM_COALESCE_SECONDS = 5
-
-
 def schedule_cache_warm() -> None:
-    """Warm the hot keys once the current transaction commits (call from services).
+    """Warm the hot keys once the current transaction commits.
+
+    Called by ``books.cache`` after every catalogue write commits; a burst of writes
+    shares one warm: the first queues it, the rest find it pending.
 
     Skipped when tasks run eagerly (no broker): warming inline would double the
     latency of the write, and the next reader fills the cache anyway.
@@ -148,5 +141,5 @@ def schedule_cache_warm() -> None:
 def _enqueue_warm() -> None:
     # IGNORE_EXCEPTIONS: with Redis down add() returns False, and nothing is sent;
     # there is nothing to warm into then anyway.
-    if cache.add(WARM_PENDING_KEY, 1, WARM_COALESCE_SECONDS):
+    if cache.add(book_cache.warm_pending_key(), 1, book_cache.WARM_COALESCE_SECONDS):
         warm_hot_cache._send_or_log((), {}, countdown=1)

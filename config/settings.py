@@ -166,6 +166,9 @@ else:
 
 # --- Celery ---------------------------------------------------------------------------
 
+# After a catalogue write commits, queue one task that re-renders the hottest pages.
+CACHE_WARM_AFTER_WRITES = env.bool("CACHE_WARM_AFTER_WRITES", default=True)
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 # Without a broker, tasks run in-process so that the embedded default needs no server.
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"

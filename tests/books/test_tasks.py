@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from books.cache import catalogue_stats_key
 from books.tasks import (
-    CATALOGUE_STATS_KEY,
     catalogue_stats,
     refresh_catalogue_stats,
     schedule_cache_warm,
@@ -56,7 +56,7 @@ def test_refresh_catalogue_stats_aggregates_and_caches(book_factory):
 
     assert stats["books"] == 3 and stats["authors"] == 2 and stats["reviews"] == 6
     assert 1 <= stats["average_rating"] <= 5
-    assert cache.get(CATALOGUE_STATS_KEY) == stats
+    assert cache.get(catalogue_stats_key()) == stats
 
 
 @pytest.mark.django_db
@@ -118,6 +118,37 @@ def test_cache_warm_is_not_scheduled_when_tasks_run_eagerly(
     with django_capture_on_commit_callbacks() as callbacks:
         schedule_cache_warm()
     assert callbacks == []
+
+
+@pytest.mark.django_db
+def test_a_burst_of_committed_writes_queues_one_cache_warm(
+    settings, broker_down, caplog, django_capture_on_commit_callbacks
+):
+    # With the broker down, each send attempt is logged: the log counts the sends.
+    settings.CACHE_WARM_AFTER_WRITES = True
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with (
+        caplog.at_level(logging.ERROR, logger="books.tasks"),
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        BookFactory.create_batch(3)
+    sends = [r for r in caplog.records if "could not enqueue" in r.getMessage()]
+    assert [r.args for r in sends] == [("books.tasks.warm_hot_cache",)]
+
+
+@pytest.mark.django_db
+def test_writes_queue_no_cache_warm_when_disabled(
+    settings, broker_down, caplog, django_capture_on_commit_callbacks
+):
+    settings.CACHE_WARM_AFTER_WRITES = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with (
+        caplog.at_level(logging.ERROR, logger="books.tasks"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        BookFactory()
+    assert not [r for r in caplog.records if "could not enqueue" in r.getMessage()]
 
 
 def test_tasks_retry_transient_errors_with_backoff_and_ack_late():
@@ -211,12 +242,12 @@ def test_a_real_worker_runs_a_task_enqueued_after_commit(celery_worker):
         with transaction.atomic():
             BookFactory.create_batch(3)
             refresh_catalogue_stats.apply_async_on_commit(queue=queue)
-            assert cache.get(CATALOGUE_STATS_KEY) is None  # not sent before commit
+            assert cache.get(catalogue_stats_key()) is None  # not sent before commit
     finally:
         request_id_var.reset(token)
 
     deadline = time.monotonic() + 60
-    while (stats := cache.get(CATALOGUE_STATS_KEY)) is None:
+    while (stats := cache.get(catalogue_stats_key())) is None:
         assert time.monotonic() < deadline, "the worker never ran the task"
         time.sleep(0.2)
     assert stats["books"] == 3  # the worker saw the committed rows
