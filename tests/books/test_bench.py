@@ -337,9 +337,14 @@ def test_repo_query_budgets_hold_on_the_real_api_and_pages(book_factory, tmp_pat
     naive = {
         r["name"]: r for r in rows if r["variant"] == "naive" and r["cache"] == "cold"
     }
-    # Five books by two authors: the naive lists repeat per row, the tuned never do.
-    assert naive["api.books.list"]["n_plus_one"]
+    # Five books by two authors: the naive list repeats per row, the tuned never does.
+    sites = {s["table"]: s for s in naive["api.books.list"]["n_plus_one"]}
     assert naive["api.books.list"]["duplicate_queries"] >= 4 * 4
+    author = sites["books_author"]
+    assert author["count"] == 5
+    assert author["fingerprint"].endswith('WHERE "books_author"."id" = ? LIMIT ?')
+    assert author["site"].startswith("NaiveBookSerializer.author (api/")
+    assert author["hint"].startswith("select_related('author') in NaiveBookViewSet")
 
 
 def test_postgres_plan_flags_a_seq_scan_under_a_filter_or_a_sort():
@@ -454,8 +459,9 @@ def test_manage_py_bench_exits_1_on_a_breach(tmp_path):
             timeout=120,
         )
 
-    assert manage("migrate", "-v0").returncode == 0
-    assert manage("seed", "--books", "30", "-v0").returncode == 0
+    for setup in (("migrate", "-v0"), ("seed", "--books", "30", "-v0")):
+        done = manage(*setup)
+        assert done.returncode == 0, done.stderr
     run = manage(
         "bench", "--scenario", "api.books.list", "--no-timing", "--budget", str(budget)
     )

@@ -10,11 +10,14 @@ request.
 
 from __future__ import annotations
 
+import platform
 import time
 
+import django
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.utils import timezone
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -161,7 +164,17 @@ class Command(BaseCommand):
         )
         self._print_results(dataset, results, breaches, notes)
 
-        extra: dict = {}
+        extra: dict = {
+            "meta": {
+                "generated": timezone.now().isoformat(timespec="seconds"),
+                "django": django.get_version(),
+                "python": platform.python_version(),
+                "debug": settings.DEBUG,
+                "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+                "repeat": options["repeat"] or "auto",
+                "cache_modes": list(modes),
+            }
+        }
         if sizes:
             extra["sizes"] = [
                 {"dataset": d, "scenarios": [r.as_json() for r in res]}
