@@ -77,8 +77,26 @@ class CachedResponseMixin:
         patch_vary_headers(response, ("Authorization",))
         if not cache.is_anonymous_request(request._request):
             patch_cache_control(response, private=True)
-        elif request.method in SAFE:
-            # Errors, 404s and uncacheable renderings are misses too.
+        return response
+
+
+class CacheStatusMiddleware:
+    """``X-Cache: MISS`` on every anonymous API GET the response cache did not serve.
+
+    The contract promises the header on all of them: errors, the naive twins, the
+    schema and the API root are never served from the cache, so they say MISS.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.method in SAFE
+            and request.path.startswith("/api/")
+            and cache.is_anonymous_request(request)
+        ):
             response.headers.setdefault("X-Cache", "MISS")
         return response
 

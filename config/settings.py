@@ -52,6 +52,7 @@ MIDDLEWARE = [
     # Server-Timing (db, cache, total) on every dynamic response; outside GZip so the
     # total includes compression.
     "api.caching.ServerTimingMiddleware",
+    "api.caching.CacheStatusMiddleware",
     # Compresses after the views: cached bodies stay identity-encoded, and the strong
     # ETags it turns into W/"..." still match (books.cache compares weakly).
     "django.middleware.gzip.GZipMiddleware",

@@ -452,3 +452,32 @@ def test_invalidation_lost_to_a_paused_redis_is_retried_when_it_answers(
         assert response.json()["title"] == "Written While Paused"
         assert response.headers["X-Cache"] == "MISS"
     book_cache._pending.names.clear()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/",
+        "/api/naive/books/",
+        "/api/naive/authors/",
+        "/api/schema/",
+        "/api/books/999999/",
+        "/api/books/?published_after=yesterday",
+    ],
+)
+def test_every_anonymous_api_get_carries_x_cache(client, path, book_factory):
+    book_factory(2)
+    response = client.get(path, HTTP_ACCEPT="application/json")
+    assert response.status_code < 500
+    assert response.headers["X-Cache"] == "MISS"
+    assert client.get(path, HTTP_ACCEPT="application/json")["X-Cache"] == "MISS"
+
+
+def test_authenticated_api_gets_carry_no_x_cache(api_client, book_factory):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    book_factory(1)
+    token = Token.objects.create(user=User.objects.create_user("reader"))
+    response = api_client.get("/api/books/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200 and "X-Cache" not in response.headers

@@ -143,4 +143,7 @@ def test_naive_author_list_queries_grow_with_page_size(catalogue, api_client):
 def test_naive_twins_use_the_stdlib_renderer_and_no_cache(catalogue, api_client):
     response = api_client.get("/api/naive/books/")
     assert response.accepted_renderer.__class__.__name__ == "JSONRenderer"
-    assert "X-Cache" not in response
+    # Never served from the cache: every read is a MISS, and there is no ETag.
+    again = api_client.get("/api/naive/books/")
+    assert (response["X-Cache"], again["X-Cache"]) == ("MISS", "MISS")
+    assert "ETag" not in again
