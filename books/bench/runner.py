@@ -274,31 +274,43 @@ def _runs_for(first_ms: float, repeat: int | None) -> int:
     return max(AUTO_MIN_RUNS, min(AUTO_MAX_RUNS, wanted))
 
 
-def time_scenario(
-    client: Client, scenario: Scenario, result: Result, repeat: int | None
-) -> None:
-    """Warm up, then time ``repeat`` requests with no instrumentation installed."""
-    cold = result.cache == "cold"
+def _timed_request(client: Client, result: Result) -> float:
+    """One uninstrumented request in ms; a cold one clears the caches first."""
+    if result.cache == "cold":
+        clear_caches()
+    started = time.perf_counter()
+    _request(client, result.scenario.path)
+    return (time.perf_counter() - started) * 1000
 
-    def once() -> float:
-        if cold:
-            clear_caches()
-        started = time.perf_counter()
-        _request(client, scenario.path)
-        return (time.perf_counter() - started) * 1000
 
-    if not cold:
-        once()  # prime
-    first = once()  # warm-up: imports, template compilation, connection, plans
-    runs = _runs_for(first, repeat)
-    samples = [once() for _ in range(runs)]
-    result.runs = runs
-    result.p50_ms = percentile(samples, 50)
-    result.p95_ms = percentile(samples, 95)
-    result.p99_ms = percentile(samples, 99)
-    result.noisy = runs >= 3 and (result.p95_ms - result.p50_ms) > NOISY_SPREAD * max(
-        result.p50_ms, 0.5
-    )
+def time_pair(client: Client, pair: list[Result], repeat: int | None) -> None:
+    """Time a tuned result and its naive twin (same name, same cache mode).
+
+    Each is warmed up (primed too when warm), then their samples alternate, so a
+    burst of load on the machine hits both alike and their ratio stays honest.
+    Nothing is instrumented here.
+    """
+    runs, samples = {}, {}
+    for result in pair:
+        if result.cache == "warm":
+            _timed_request(client, result)  # prime
+        first = _timed_request(client, result)  # warm-up: templates, plans, pools
+        runs[id(result)] = _runs_for(first, repeat)
+        samples[id(result)] = []
+    for index in range(max(runs.values())):
+        for result in pair:
+            if index < runs[id(result)]:
+                samples[id(result)].append(_timed_request(client, result))
+    for result in pair:
+        taken = samples[id(result)]
+        result.runs = len(taken)
+        result.p50_ms = percentile(taken, 50)
+        result.p95_ms = percentile(taken, 95)
+        result.p99_ms = percentile(taken, 99)
+        spread = result.p95_ms - result.p50_ms
+        result.noisy = len(taken) >= 3 and spread > NOISY_SPREAD * max(
+            result.p50_ms, 0.5
+        )
 
 
 def dataset_info() -> dict:
@@ -327,8 +339,12 @@ def run(
         results.extend(audit(client, scenario, modes))
     if timing:
         gc.collect()  # once: the audit's records are garbage now, not mid-timing
+        pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
         for result in results:
+            pairs[(result.name, result.cache)].append(result)
+        for (name, cache), pair in pairs.items():
             if advance:
-                advance(f"time {result.name} [{result.variant}, {result.cache}]")
-            time_scenario(client, result.scenario, result, repeat)
+                for _ in pair:
+                    advance(f"time {name} [{cache}]")
+            time_pair(client, pair, repeat)
     return results
