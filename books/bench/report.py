@@ -454,3 +454,46 @@ def write_html(path: str, doc: dict) -> None:
         out.append("</table>")
     out.append("</body></html>")
     Path(path).write_text("\n".join(out))
+
+
+def compare(doc: dict, baseline: dict, *, slower: float = 1.2) -> list[dict]:
+    """What changed against an earlier --json: query counts, duplicates, p50.
+
+    A query or duplicate count that grows is a regression whatever the machine; a
+    p50 more than ``slower`` times the baseline's is reported as slower (timings are
+    only comparable on the same machine and data).
+    """
+    before = {(r["name"], r["variant"], r["cache"]): r for r in baseline["scenarios"]}
+    after = {(r["name"], r["variant"], r["cache"]): r for r in doc["scenarios"]}
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        name, variant, cache = key
+        row = {"name": name, "variant": variant, "cache": cache}
+        if old is None or new is None:
+            changes.append({**row, "change": "added" if old is None else "removed"})
+            continue
+        for metric in ("queries", "duplicate_queries"):
+            if new[metric] != old[metric]:
+                changes.append(
+                    {
+                        **row,
+                        "change": "more" if new[metric] > old[metric] else "fewer",
+                        "metric": metric,
+                        "before": old[metric],
+                        "after": new[metric],
+                    }
+                )
+        if old.get("p50_ms") and new.get("p50_ms"):
+            ratio = new["p50_ms"] / old["p50_ms"]
+            if ratio > slower or ratio < 1 / slower:
+                changes.append(
+                    {
+                        **row,
+                        "change": "slower" if ratio > 1 else "faster",
+                        "metric": "p50_ms",
+                        "before": old["p50_ms"],
+                        "after": new["p50_ms"],
+                    }
+                )
+    return changes

@@ -468,3 +468,31 @@ def test_manage_py_bench_exits_1_on_a_breach(tmp_path):
 
     assert run.returncode == 1, run.stderr
     assert "api.books.list [tuned, cold]: queries 2 > 1" in run.stderr
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_compare_reports_a_query_regression_against_a_baseline(book_factory, tmp_path):
+    book_factory(3)
+    baseline, current = tmp_path / "before.json", tmp_path / "after.json"
+    bench("--scenario", "api.books.list", "--json", str(baseline))
+    doc = json.loads(baseline.read_text())
+    for row in doc["scenarios"]:
+        row["queries"] -= 1 if row["variant"] == "tuned" else 0
+    baseline.write_text(json.dumps(doc))
+
+    out = bench(
+        "--scenario",
+        "api.books.list",
+        "--compare",
+        str(baseline),
+        "--json",
+        str(current),
+    )
+
+    changes = json.loads(current.read_text())["compare"]["changes"]
+    more = [c for c in changes if c["change"] == "more"]
+    assert {(c["variant"], c["cache"], c["before"], c["after"]) for c in more} == {
+        ("tuned", "cold", 0, 1),
+        ("tuned", "warm", 0, 1),
+    }
+    assert "more: api.books.list [tuned, cold] queries 0 -> 1" in out

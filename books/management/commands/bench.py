@@ -10,8 +10,10 @@ request.
 
 from __future__ import annotations
 
+import json
 import platform
 import time
+from pathlib import Path
 
 import django
 from django.conf import settings
@@ -103,6 +105,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--duration", type=float, default=3.0, help="seconds per scenario (--url)"
         )
+        parser.add_argument(
+            "--compare",
+            metavar="PATH",
+            help="diff against an earlier --json: query counts, duplicates, p50",
+        )
         parser.add_argument("--list", action="store_true", help="list scenarios only")
 
     def handle(self, *args, **options) -> None:
@@ -189,6 +196,16 @@ class Command(BaseCommand):
             extra["http"] = self._load(url, results, options)
 
         doc = report.document(dataset, results, breaches, extra)
+        if options["compare"]:
+            try:
+                baseline = json.loads(Path(options["compare"]).read_text())
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"--compare: {exc}") from exc
+            doc["compare"] = {
+                "baseline": options["compare"],
+                "changes": report.compare(doc, baseline),
+            }
+            self._print_compare(doc["compare"]["changes"])
         if options["json"]:
             report.write_json(options["json"], doc)
             self._say(f"Wrote {options['json']}")
@@ -304,9 +321,32 @@ class Command(BaseCommand):
                 style="yellow",
             )
         for note in notes if self.verbosity >= 2 else ():
-            self.console.print(f"note: {note}", style="dim")
+            self.console.print(Text(f"note: {note}", style="dim"))
         for breach in breaches:
             self.console.print(Text(f"BREACH {breach}", style="bold red"))
+
+    def _print_compare(self, changes: list[dict]) -> None:
+        if not self.verbosity:
+            return
+        if not changes:
+            self.console.print("No change against the baseline.", style="green")
+            return
+        self.console.print(Text("\nAgainst the baseline", style="bold"))
+        for change in changes:
+            label = f"{change['name']} [{change['variant']}, {change['cache']}]"
+            if "metric" not in change:
+                self.console.print(Text(f"  {change['change']}: {label}", style="dim"))
+                continue
+            bad = (
+                change["change"] in ("more", "slower") and change["variant"] == "tuned"
+            )
+            self.console.print(
+                Text(
+                    f"  {change['change']}: {label} {change['metric']} "
+                    f"{change['before']} -> {change['after']}",
+                    style="red" if bad else "green",
+                )
+            )
 
     def _print_sizes(self, steps) -> None:
         if not self.verbosity:
