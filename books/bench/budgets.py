@@ -73,9 +73,25 @@ def load(path: Path | str = DEFAULT_PATH) -> list[Budget]:
 def check(
     rows: list[dict], budgets: list[Budget], *, timing: bool = True
 ) -> list[Breach]:
-    """Every limit that a result row (bench's JSON shape) exceeds."""
+    """Every limit that a result row (bench's JSON shape) exceeds.
+
+    With any budget in force, an error status is a breach too: a 500 runs fewer
+    queries than a 200 and would otherwise pass every query budget.
+    """
     breaches = []
     for row in rows:
+        if budgets and row.get("status", 200) >= 400:
+            breaches.append(
+                Breach(
+                    row["name"],
+                    row["variant"],
+                    row["cache"],
+                    "status",
+                    row["status"],
+                    399,
+                    "every response succeeds",
+                )
+            )
         for budget in budgets:
             if not budget.applies(row["name"], row["variant"], row["cache"]):
                 continue

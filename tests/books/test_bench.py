@@ -496,3 +496,20 @@ def test_compare_reports_a_query_regression_against_a_baseline(book_factory, tmp
         ("tuned", "warm", 0, 1),
     }
     assert "more: api.books.list [tuned, cold] queries 0 -> 1" in out
+
+
+def test_an_error_status_breaches_any_budget():
+    row = {
+        "name": "api.books.list",
+        "variant": "tuned",
+        "cache": "cold",
+        "status": 500,
+        "queries": 0,
+        "duplicate_queries": 0,
+    }
+    rules = [budgets.Budget(scenario="api.books.list", max_queries=5)]
+
+    [breach] = budgets.check([row], rules)
+
+    assert (breach.metric, breach.actual) == ("status", 500)
+    assert budgets.check([row], []) == []  # no budget file, no gate

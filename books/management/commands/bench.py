@@ -140,6 +140,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--url: {exc}") from exc
 
         sizes = _sizes(options["sizes"]) if options["sizes"] else None
+        if sizes and options["list"]:
+            raise CommandError("--list never reseeds; drop --sizes to list scenarios.")
         if sizes:
             db = connection.settings_dict.get("NAME")
             self.stdout.write(
