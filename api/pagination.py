@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
-from rest_framework.exceptions import NotFound
+from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -123,8 +123,8 @@ class KeysetPagination(BasePagination):
         return replace_query_param(url, self.cursor_query_param, cursor)
 
     def decode_cursor(self, request: Request, model: type[Model]) -> dict | None:
-        """The cursor's position as Python values, or 404 if it was tampered with or
-        was made for another ordering."""
+        """The cursor's position as Python values; a 400 naming ``cursor`` if it was
+        tampered with or was made for another ordering."""
         encoded = request.query_params.get(self.cursor_query_param)
         if not encoded:
             return None
@@ -148,7 +148,9 @@ class KeysetPagination(BasePagination):
             KeyError,
             ValidationError,
         ) as exc:
-            raise NotFound(self.invalid_cursor_message) from exc
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: [self.invalid_cursor_message]}
+            ) from exc
 
     @staticmethod
     def _flip(field: str) -> str:

@@ -16,8 +16,9 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import BadRequest
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
@@ -62,7 +63,7 @@ def _parse_cursor(raw: str) -> tuple[datetime.date, int]:
         published, pk = raw.split("_", 1)
         return datetime.date.fromisoformat(published), int(pk)
     except ValueError:
-        raise Http404("Invalid cursor.") from None
+        raise BadRequest("Invalid cursor.") from None
 
 
 def _cursor(book: Book) -> str:

@@ -287,17 +287,18 @@ def test_page_size_is_capped_and_junk_means_default(api_client, page_size, expec
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "e30", "eyJvIjoidGl0bGUsaWQifQ"])
-def test_invalid_cursor_is_404(api_client, cursor):
+def test_invalid_cursor_is_a_400_naming_it(api_client, cursor):
     response = api_client.get(BOOKS, {"cursor": cursor})
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid cursor."}
+    assert response.status_code == 400
+    assert response.json() == {"cursor": ["Invalid cursor."]}
 
 
-def test_cursor_made_for_another_ordering_is_404(api_client):
+def test_cursor_made_for_another_ordering_is_a_400(api_client):
     BookFactory.create_batch(3)
     next_link = api_client.get(BOOKS, {"page_size": 1}).json()["next"]
     response = api_client.get(f"{next_link}&ordering=title")
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json() == {"cursor": ["Invalid cursor."]}
 
 
 def test_genres_and_publishers_are_unpaginated_lookup_lists(api_client):

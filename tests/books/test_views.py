@@ -108,9 +108,9 @@ def test_same_day_books_are_split_by_id(client):
     assert not set(_page_ids(first)) & set(_page_ids(second))
 
 
-def test_malformed_cursor_is_404_not_500(client):
-    assert client.get(LIST, {"after": "yesterday"}).status_code == 404
-    assert client.get(LIST, {"before": "2020-01-01_x"}).status_code == 404
+def test_malformed_cursor_is_400_not_500(client):
+    assert client.get(LIST, {"after": "yesterday"}).status_code == 400
+    assert client.get(LIST, {"before": "2020-01-01_x"}).status_code == 400
 
 
 # --- Query counts: cold and warm, at two data sizes -----------------------------------
