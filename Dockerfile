@@ -46,7 +46,8 @@ USER app:app
 EXPOSE 8000
 STOPSIGNAL SIGTERM
 
+# The probe sends the first allowed host: ALLOWED_HOSTS need not list 127.0.0.1.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request as u; host = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.'); u.urlopen(u.Request('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), headers={'Host': host}), timeout=4)"]
 
 CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]
