@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -261,11 +261,14 @@ def _deep_cursor(client: Client, path: str) -> str | None:
     return cursor
 
 
-def _fill(params: dict[str, str], values: dict[str, object]) -> dict[str, str] | None:
+def _fill(
+    params: dict[str, str], lookup: Callable[[str], object | None]
+) -> dict[str, str] | None:
+    """Replace ``{key}`` values with ``lookup(key)``; None when data is missing."""
     filled = {}
     for key, template in params.items():
         if template.startswith("{") and template.endswith("}"):
-            value = values.get(template[1:-1])
+            value = lookup(template[1:-1])
             if value is None:
                 return None  # no data for this variant (e.g. an empty genre table)
             filled[key] = str(value)
@@ -307,17 +310,18 @@ def discover(
         label = view_label(route.callback)
         scenarios.append(Scenario(name, variant, route.name, path, label))
         tuned_route = f"{route.namespace}:{route.local_name.removeprefix(NAIVE_PREFIX)}"
+
+        def lookup(key: str, tuned_route: str = tuned_route) -> object | None:
+            if key != "deep_cursor":
+                return dataset.value(key)
+            # Built once from the tuned route, so both twins read the same page.
+            if tuned_route not in deep:
+                base = reverse(tuned_route, urlconf=urlconf)
+                deep[tuned_route] = _deep_cursor(client, base)
+            return deep[tuned_route]
+
         for extra in VARIANTS.get(tuned_route, ()):
-            values = dict(dataset._cache)
-            for key in ("book", "author", "genre", "search", "publisher"):
-                values.setdefault(key, dataset.value(key))
-            if "{deep_cursor}" in extra.params.values():
-                # Built once from the tuned route, so both twins read the same page.
-                if tuned_route not in deep:
-                    base = reverse(tuned_route, urlconf=urlconf)
-                    deep[tuned_route] = _deep_cursor(client, base)
-                values["deep_cursor"] = deep[tuned_route]
-            params = _fill(extra.params, values)
+            params = _fill(extra.params, lookup)
             if params is None:
                 notes.append(f"{route.name}: no data for variant {extra.suffix}")
                 continue
