@@ -183,6 +183,8 @@ def _queryset_site_of(cls: type | None) -> str | None:
     if cls is None:
         return None
     for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] in ("django", "rest_framework"):
+            continue  # the generic defaults are not where a fix goes
         if "get_queryset" in vars(klass) or "queryset" in vars(klass):
             attr = "get_queryset" if "get_queryset" in vars(klass) else "queryset"
             try:
