@@ -60,8 +60,13 @@ class RowCounts:
 
     def __init__(self) -> None:
         self._rows: dict[str, float] = {}
+        self._tables: set[str] | None = None
 
     def __call__(self, table: str) -> float:
+        if self._tables is None:
+            self._tables = set(connection.introspection.table_names())
+        if table not in self._tables:
+            return 0.0  # a subquery alias ("qualify", "U0"), not a table
         if table not in self._rows:
             with connection.cursor() as cursor:
                 if connection.vendor == "postgresql":

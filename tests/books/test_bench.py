@@ -513,3 +513,22 @@ def test_an_error_status_breaches_any_budget():
 
     assert (breach.metric, breach.actual) == ("status", 500)
     assert budgets.check([row], []) == []  # no budget file, no gate
+
+
+def test_row_counts_ignore_subquery_aliases(book_factory):
+    book_factory(2)
+    rows = RowCounts()
+
+    assert rows("books_book") == 2
+    assert rows("qualify") == 0  # the window-function prefetch's alias
+
+
+def test_explain_runs_on_every_tuned_query_of_the_real_api(book_factory, tmp_path):
+    book_factory(3)
+    path = tmp_path / "bench.json"
+
+    bench("--no-timing", "--explain", "--json", str(path))
+
+    findings = json.loads(path.read_text())["explain"]
+    assert findings
+    assert all(f["error"] is None and f["flags"] == [] for f in findings), findings
