@@ -212,7 +212,18 @@ def test_no_data_is_a_clear_error():
 def test_sizes_reseed_and_report_growth(tmp_path):
     path = tmp_path / "bench.json"
 
-    out = bench("--sizes", "8,16", "--scenario", "api.books.list", "--json", str(path))
+    html = tmp_path / "bench.html"
+
+    out = bench(
+        "--sizes",
+        "8,16",
+        "--scenario",
+        "api.books.list",
+        "--json",
+        str(path),
+        "--html",
+        str(html),
+    )
 
     assert "DELETES every book" in out
     doc = json.loads(path.read_text())
@@ -230,6 +241,7 @@ def test_sizes_reseed_and_report_growth(tmp_path):
         for s in doc["sizes"]
     ]
     assert [r["queries"] for r in tuned] == [1, 1]  # flat
+    assert "<polyline" in html.read_text()  # the growth chart
     assert naive[1]["queries"] > naive[0]["queries"]  # grows with the page
 
 
