@@ -442,15 +442,24 @@ class Command(BaseCommand):
                     column,
                     justify="left" if column in ("scenario", "variant") else "right",
                 )
+            table.add_column("tuned/naive\nreq/s", justify="right")
             table.add_column("errors", justify="right")
             table.add_column("queries warm\n(in-process)", justify="right")
+            rps = {(row["name"], row["variant"]): row["rps"] for row in rows}
             for row in rows:
+                naive_rps = rps.get((row["name"], "naive"))
+                gain = (
+                    f"{row['rps'] / naive_rps:.1f}×"
+                    if row["variant"] == "tuned" and naive_rps
+                    else ""
+                )
                 table.add_row(
                     row["name"],
                     row["variant"],
                     f"{row['rps']:.0f}",
                     report._ms(row["p50_ms"]),
                     report._ms(row["p95_ms"]),
+                    gain,
                     Text(str(row["errors"]), style="red" if row["errors"] else ""),
                     str(queries.get((row["name"], row["variant"]), "-")),
                     style="yellow" if row["variant"] == "naive" else None,
