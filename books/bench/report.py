@@ -449,7 +449,9 @@ def write_html(path: str, doc: dict) -> None:
         out.append("</tr>")
         for r in doc["http"]["scenarios"]:
             out.append(
-                "<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in cols)
+                "<tr>"
+                + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in cols)
+                + "</tr>"
             )
         out.append("</table>")
     out.append("</body></html>")
