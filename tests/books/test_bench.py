@@ -547,3 +547,29 @@ def test_explain_runs_on_every_tuned_query_of_the_real_api(book_factory, tmp_pat
     findings = json.loads(path.read_text())["explain"]
     assert findings
     assert all(f["error"] is None and f["flags"] == [] for f in findings), findings
+
+
+def _tuned_counts(path) -> dict[tuple[str, str], int]:
+    rows = json.loads(path.read_text())["scenarios"]
+    return {
+        (r["name"], r["cache"]): r["queries"] for r in rows if r["variant"] == "tuned"
+    }
+
+
+def test_every_tuned_scenario_runs_the_same_queries_at_any_data_size(
+    book_factory, tmp_path
+):
+    """Discovered from the real URLconf, so a new endpoint is covered unasked."""
+    small, large = tmp_path / "small.json", tmp_path / "large.json"
+    book_factory(1)
+    bench("--no-timing", "--json", str(small))
+    book_factory(12, reviews_per_book=6)
+
+    bench("--no-timing", "--json", str(large))
+
+    before, after = _tuned_counts(small), _tuned_counts(large)
+    assert before.keys() == after.keys()
+    grew = {
+        key: (before[key], after[key]) for key in before if after[key] != before[key]
+    }
+    assert grew == {}
