@@ -211,7 +211,23 @@ def _install(backend, stats: CacheStats):
 
 
 def clear_caches() -> None:
-    """Empty every cache for a cold request; on Redis only this project's keys."""
+    """Make every cache cold for the next request.
+
+    A local-memory cache lives in this process only, so it is emptied outright: a
+    generation bump would leave orphans that fill MAX_ENTRIES and trigger culls in
+    the middle of timed requests. A shared cache (Redis) is never flushed: the
+    project's ``books.cache.clear()`` bumps its generation, or, failing that, only
+    keys under this project's prefix are deleted.
+    """
+    shared = []
+    for alias in settings.CACHES:
+        backend = caches[alias]
+        if hasattr(getattr(backend, "client", None), "get_client"):
+            shared.append(backend)
+        else:
+            backend.clear()
+    if not shared:
+        return
     try:
         from books import cache as project_cache
     except ImportError:  # pragma: no cover - the caching layer is optional
@@ -220,13 +236,8 @@ def clear_caches() -> None:
     if callable(clear):
         clear()
         return
-    for alias in settings.CACHES:
-        backend = caches[alias]
-        client = getattr(backend, "client", None)
-        if hasattr(client, "get_client"):
-            raw = client.get_client(write=True)
-            keys = list(raw.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
-            if keys:
-                raw.delete(*keys)
-        else:
-            backend.clear()
+    for backend in shared:
+        raw = backend.client.get_client(write=True)
+        keys = list(raw.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
+        if keys:
+            raw.delete(*keys)
