@@ -328,7 +328,7 @@ def _line_chart(title: str, series: dict[str, list[tuple[int, float]]]) -> str:
             f'stroke-width="2"{dash}><title>{html.escape(label)}</title></polyline>'
         )
         parts.append(
-            f'<text x="{w - 30}" y="{pad + i * 14}" fill="{colour}">'
+            f'<text x="{w - pad + 10}" y="{pad + i * 14}" fill="{colour}">'
             f"{html.escape(label)}</text>"
         )
     parts.append("</svg>")
