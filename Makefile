@@ -43,7 +43,7 @@ seed: $(STAMP)
 
 # Pages need the static manifest (DEBUG off): collected once, and again only when a
 # static file or the requirements change (collectstatic takes over a minute).
-STATIC_MANIFEST := staticfiles/staticfiles.json
+STATIC_MANIFEST := $(or $(STATIC_ROOT),staticfiles)/staticfiles.json
 $(STATIC_MANIFEST): $(STAMP) $(shell find static -type f 2>/dev/null)
 	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input --verbosity 0
 
