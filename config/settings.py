@@ -287,7 +287,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
-    # Generous, so tests and `manage.py bench` (one client address) never hit them.
+    # Per client address. Generous for people; load tests from one address (wrk,
+    # `bench --url`) raise them via the environment. In-process `bench` gives every
+    # request its own address, so it never meets them.
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="1000/min"),
         "user": env("API_THROTTLE_USER", default="5000/min"),
