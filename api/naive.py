@@ -24,6 +24,8 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from api.filters import BookFilterSerializer, book_filter_params
 from api.pagination import KeysetPagination, Ordering
 from api.serializers import (
+    GenreRefSerializer,
+    PublisherRefSerializer,
     RatingSerializer,
     ReviewSerializer,
     books_url,
@@ -35,8 +37,6 @@ from books.models import (
     RECENT_REVIEWS,
     Author,
     Book,
-    Genre,
-    Publisher,
 )
 
 
@@ -48,22 +48,10 @@ class NaiveAuthorRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "url"]
 
 
-class NaivePublisherSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Publisher
-        fields = ["id", "name"]
-
-
-class NaiveGenreSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Genre
-        fields = ["id", "name", "slug"]
-
-
 class NaiveBookSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:book-detail")
     author = NaiveAuthorRefSerializer()
-    publisher = NaivePublisherSerializer(allow_null=True)
+    publisher = PublisherRefSerializer(allow_null=True)
     genres = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
 
@@ -83,9 +71,9 @@ class NaiveBookSerializer(serializers.ModelSerializer):
             "rating",
         ]
 
-    @extend_schema_field(NaiveGenreSerializer(many=True))
+    @extend_schema_field(GenreRefSerializer(many=True))
     def get_genres(self, book: Book) -> list[dict]:
-        return NaiveGenreSerializer(book.genres.order_by("name"), many=True).data
+        return GenreRefSerializer(book.genres.order_by("name"), many=True).data
 
     @extend_schema_field(RatingSerializer)
     def get_rating(self, book: Book) -> dict[str, Any]:

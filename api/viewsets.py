@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from django.db.models import Model
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -60,7 +61,12 @@ CONFLICT = OpenApiResponse(
 
 
 class WriteThroughServicesMixin:
-    """Validate a request body with a write serializer, returning plain data."""
+    """Writes: validate the body with the action's write serializer, call a service,
+    answer with the object as GET would show it.
+
+    Subclasses say which service (``create_object``, ``update_object``) and how to
+    re-read the result (``detail_data``); no ORM write happens in the viewset.
+    """
 
     def validated(
         self, serializer_class, instance=None, partial: bool = False
@@ -73,6 +79,27 @@ class WriteThroughServicesMixin:
         )
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        instance = self.create_object(self.validated(self.get_serializer_class()))
+        return Response(self.detail_data(instance), status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        instance = self.get_object()
+        data = self.validated(
+            self.get_serializer_class(), instance, partial=kwargs.get("partial", False)
+        )
+        self.update_object(instance, data)
+        return Response(self.detail_data(instance))
+
+    def create_object(self, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def update_object(self, instance: Model, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def detail_data(self, instance: Model) -> dict:
+        raise NotImplementedError
 
 
 @extend_schema_view(
@@ -126,17 +153,11 @@ class BookViewSet(
         book = Book.objects.for_detail().get(pk=book.pk)
         return BookDetailSerializer(book, context=self.get_serializer_context()).data
 
-    def create(self, request: Request, *args, **kwargs) -> Response:
-        book = services.book_create(**self.validated(BookWriteSerializer))
-        return Response(self.detail_data(book), status=status.HTTP_201_CREATED)
+    def create_object(self, data: dict[str, Any]) -> Book:
+        return services.book_create(**data)
 
-    def update(self, request: Request, *args, **kwargs) -> Response:
-        book = self.get_object()
-        data = self.validated(
-            BookWriteSerializer, instance=book, partial=kwargs.get("partial", False)
-        )
-        services.book_update(book=book, data=data)
-        return Response(self.detail_data(book))
+    def update_object(self, instance: Book, data: dict[str, Any]) -> None:
+        services.book_update(book=instance, data=data)
 
     def perform_destroy(self, instance: Book) -> None:
         services.book_delete(book=instance)
@@ -227,17 +248,11 @@ class AuthorViewSet(
         context = self.get_serializer_context()
         return AuthorDetailSerializer(author, context=context).data
 
-    def create(self, request: Request, *args, **kwargs) -> Response:
-        author = services.author_create(**self.validated(AuthorWriteSerializer))
-        return Response(self.detail_data(author), status=status.HTTP_201_CREATED)
+    def create_object(self, data: dict[str, Any]) -> Author:
+        return services.author_create(**data)
 
-    def update(self, request: Request, *args, **kwargs) -> Response:
-        author = self.get_object()
-        data = self.validated(
-            AuthorWriteSerializer, instance=author, partial=kwargs.get("partial", False)
-        )
-        services.author_update(author=author, data=data)
-        return Response(self.detail_data(author))
+    def update_object(self, instance: Author, data: dict[str, Any]) -> None:
+        services.author_update(author=instance, data=data)
 
     def perform_destroy(self, instance: Author) -> None:
         services.author_delete(author=instance)
