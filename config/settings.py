@@ -5,6 +5,7 @@ needs no server. ``DATABASE_URL`` and ``REDIS_URL`` switch it to PostgreSQL (psy
 with Django's native pool) and django-redis. See the README's table of variables.
 """
 
+import hashlib
 from pathlib import Path
 
 import environ
@@ -131,13 +132,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------
 
 REDIS_URL = env("REDIS_URL", default="")
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+
+
+def _static_release() -> str:
+    """A short hash of the collected static manifest ("dev" before collectstatic)."""
+    try:
+        manifest = (STATIC_ROOT / "staticfiles.json").read_bytes()
+    except OSError:
+        return "dev"
+    return hashlib.blake2b(manifest, digest_size=4).hexdigest()
+
+
+# Cached pages name hashed static files; the cache outlives a deploy, the old files
+# may not. Keys carry the release, so a deploy with new static files starts afresh.
+CACHE_RELEASE = env("CACHE_RELEASE", default=_static_release())
+CACHE_KEY_PREFIX = f"bookshelf:{CACHE_RELEASE}"
 
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "bookshelf",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": 300,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -160,6 +177,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "bookshelf",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": 300,
             "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
@@ -248,7 +266,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -109,3 +109,29 @@ def test_database_vendor_matches_database_url():
         else "sqlite"
     )
     assert connection.vendor == expected
+
+
+def _cache_prefix(**env: str) -> str:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CACHES['default']['KEY_PREFIX'])"
+    )
+    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=full, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_cache_keys_change_with_the_collected_static_files(tmp_path):
+    """Cached pages name hashed static files: a new release must not serve old ones."""
+    (tmp_path / "staticfiles.json").write_text('{"paths": {"css/site.css": "a"}}')
+    first = _cache_prefix(STATIC_ROOT=str(tmp_path))
+    assert first == _cache_prefix(STATIC_ROOT=str(tmp_path))
+    (tmp_path / "staticfiles.json").write_text('{"paths": {"css/site.css": "b"}}')
+    second = _cache_prefix(STATIC_ROOT=str(tmp_path))
+    assert first.startswith("bookshelf:") and second.startswith("bookshelf:")
+    assert first != second
+    assert _cache_prefix(STATIC_ROOT=str(tmp_path / "none")) == "bookshelf:dev"
+    assert _cache_prefix(CACHE_RELEASE="v42") == "bookshelf:v42"
