@@ -24,6 +24,8 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from api.filters import BookFilterSerializer, book_filter_params
 from api.pagination import KeysetPagination, Ordering
 from api.serializers import (
+    AuthorListSerializer,
+    BookListSerializer,
     GenreRefSerializer,
     PublisherRefSerializer,
     RatingSerializer,
@@ -57,19 +59,7 @@ class NaiveBookSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Book
-        fields = [
-            "id",
-            "url",
-            "title",
-            "isbn",
-            "published",
-            "pages",
-            "price",
-            "author",
-            "publisher",
-            "genres",
-            "rating",
-        ]
+        fields = BookListSerializer.Meta.fields  # the contract's shape, by definition
 
     @extend_schema_field(GenreRefSerializer(many=True))
     def get_genres(self, book: Book) -> list[dict]:
@@ -99,7 +89,7 @@ class NaiveAuthorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Author
-        fields = ["id", "url", "name", "born", "country", "book_count"]
+        fields = AuthorListSerializer.Meta.fields
 
     def get_book_count(self, author: Author) -> int:
         return author.books.count()
