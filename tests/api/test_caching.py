@@ -5,8 +5,6 @@ import gzip
 import logging
 import os
 import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -14,6 +12,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from books import cache as book_cache
+from tests import faults
 from tests.factories import ReviewFactory
 
 pytestmark = pytest.mark.django_db
@@ -295,53 +294,8 @@ def test_server_timing_counts_queries(api_client, book_factory):
 # --- A real Redis outage --------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ThrowawayRedis:
-    """A private redis-server on a free port, with no persistence."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
-def throwaway_redis():
+def throwaway_redis(tmp_path):
     if not os.environ.get("REDIS_URL"):
         pytest.skip(
             "service pass only (REDIS_URL set): starts its own redis-server and "
@@ -349,7 +303,8 @@ def throwaway_redis():
         )
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not on PATH")
-    server = ThrowawayRedis()
+    # The fault drill's own throwaway server: loopback, a free port, no persistence.
+    server = faults.Redis(tmp_path, faults.free_port())
     server.start()
     yield server
     server.stop()
