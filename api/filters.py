@@ -1,84 +1,55 @@
-"""Query parameters of the book lists: an allow-list, validated before any query runs.
+"""The book-list parameters at the HTTP edge: validation errors as 400s, and the schema.
 
-Every parameter goes through ``BookFilterSerializer``, so a bad value is a 400 naming
-the parameter (``{"published_after": ["Date has wrong format. ..."]}``), unknown
-orderings never reach ``order_by()``, and NUL characters, which PostgreSQL rejects,
-stop here (DRF's ``CharField`` refuses them).
+Validation itself is ``books.filters.BookFilters``, shared with the HTML list and the
+naive twins; this module only turns its errors into DRF's 400 (one message list per
+parameter) and describes the parameters to OpenAPI from the same form fields.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from django import forms
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from books.models import BookQuerySet
-
-# ?ordering= value -> the full keyset, with id as the tie-breaker the cursor needs.
-# "-published" is walked straight off the composite index book_published_id_idx.
-BOOK_ORDERINGS: dict[str, tuple[str, str]] = {
-    "-published": ("-published", "-id"),
-    "published": ("published", "id"),
-    "title": ("title", "id"),
-    "-title": ("-title", "-id"),
-}
-DEFAULT_BOOK_ORDERING = "-published"
-MAX_ID = 2**63 - 1  # BigAutoField: larger ids cannot exist, and would overflow
+from books.filters import BookFilterForm, BookFilters
 
 
-class BookFilterSerializer(serializers.Serializer):
-    author = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_ID, help_text="Author id."
-    )
-    genre = serializers.SlugField(
-        required=False, max_length=100, help_text="Genre slug."
-    )
-    publisher = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_ID, help_text="Publisher id."
-    )
-    published_after = serializers.DateField(
-        required=False, help_text="Published on or after this ISO date."
-    )
-    published_before = serializers.DateField(
-        required=False, help_text="Published on or before this ISO date."
-    )
-    search = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=100,
-        help_text="Case-insensitive substring of the title or the author's name.",
-    )
-    ordering = serializers.ChoiceField(
-        choices=list(BOOK_ORDERINGS),
-        required=False,
-        allow_blank=True,
-        default=DEFAULT_BOOK_ORDERING,
-        help_text="Sort order; id breaks ties.",
-    )
+def book_filters(request: Request) -> BookFilters:
+    """The validated book-list parameters; a bad one is a 400 naming it."""
+    try:
+        return BookFilters.from_query(request.query_params)
+    except ValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from exc
 
 
-def book_filter_params(request: Request) -> dict[str, Any]:
-    """The validated book-list parameters; raises a 400 ``ValidationError``."""
-    params = BookFilterSerializer(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    data = dict(params.validated_data)
-    data["ordering"] = BOOK_ORDERINGS[data.get("ordering") or DEFAULT_BOOK_ORDERING]
-    return data
+def _schema(field: forms.Field) -> dict:
+    """The JSON schema of one form field, with the same bounds the form enforces."""
+    if isinstance(field, forms.IntegerField):
+        return {
+            "type": "integer",
+            "minimum": field.min_value,
+            "maximum": field.max_value,
+        }
+    if isinstance(field, forms.DateField):
+        return {"type": "string", "format": "date"}
+    if isinstance(field, forms.ChoiceField):
+        return {"type": "string", "enum": [value for value, _ in field.choices]}
+    schema = {"type": "string", "maxLength": field.max_length}
+    if isinstance(field, forms.SlugField):
+        schema["pattern"] = r"^[-a-zA-Z0-9_]+$"
+    return schema
 
 
-def filter_books(books: BookQuerySet, params: dict[str, Any]) -> BookQuerySet:
-    """Apply the validated parameters; ``ordering`` is the paginator's business."""
-    if "author" in params:
-        books = books.filter(author_id=params["author"])
-    if "genre" in params:
-        books = books.filter(genres__slug=params["genre"])
-    if "publisher" in params:
-        books = books.filter(publisher_id=params["publisher"])
-    if "published_after" in params:
-        books = books.filter(published__gte=params["published_after"])
-    if "published_before" in params:
-        books = books.filter(published__lte=params["published_before"])
-    if params.get("search"):
-        books = books.search(params["search"])
-    return books
+def book_filter_parameters() -> list[OpenApiParameter]:
+    """OpenAPI query parameters, read from ``BookFilterForm``'s fields."""
+    return [
+        OpenApiParameter(
+            name,
+            _schema(field),
+            location=OpenApiParameter.QUERY,
+            description=str(field.help_text),
+        )
+        for name, field in BookFilterForm.base_fields.items()
+    ]

@@ -21,8 +21,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 
-from api.filters import BookFilterSerializer, book_filter_params
-from api.pagination import KeysetPagination, Ordering
+from api.filters import book_filter_parameters, book_filters
+from api.pagination import KeysetPagination
 from api.serializers import (
     AuthorListSerializer,
     BookListSerializer,
@@ -34,6 +34,8 @@ from api.serializers import (
     rating_average,
 )
 from api.viewsets import AUTHOR_ORDERING
+from books.filters import BookFilters
+from books.keyset import Ordering
 from books.models import (
     AUTHOR_RECENT_BOOKS,
     RECENT_REVIEWS,
@@ -111,7 +113,7 @@ class NaiveAuthorDetailSerializer(NaiveAuthorSerializer):
         return books_url(self.context["request"], author)
 
 
-@extend_schema_view(list=extend_schema(parameters=[BookFilterSerializer]))
+@extend_schema_view(list=extend_schema(parameters=book_filter_parameters()))
 class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
     """The book list and detail, untuned."""
 
@@ -123,20 +125,22 @@ class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
         books = Book.objects.all()
         if self.action != "list":
             return books
-        params = self.filter_params
-        if "author" in params:
-            books = books.filter(author=params["author"])
-        if "genre" in params:
-            books = books.filter(genres__slug=params["genre"])
-        if "publisher" in params:
-            books = books.filter(publisher=params["publisher"])
-        if "published_after" in params:
-            books = books.filter(published__gte=params["published_after"])
-        if "published_before" in params:
-            books = books.filter(published__lte=params["published_before"])
-        if search := params.get("search"):
+        # The validated parameters are shared; applying them stays tutorial-style.
+        params = self.filters
+        if params.author:
+            books = books.filter(author=params.author)
+        if params.genre:
+            books = books.filter(genres__slug=params.genre)
+        if params.publisher:
+            books = books.filter(publisher=params.publisher)
+        if params.published_after:
+            books = books.filter(published__gte=params.published_after)
+        if params.published_before:
+            books = books.filter(published__lte=params.published_before)
+        if params.search:
             books = books.filter(
-                Q(title__icontains=search) | Q(author__name__icontains=search)
+                Q(title__icontains=params.search)
+                | Q(author__name__icontains=params.search)
             )
         return books
 
@@ -146,11 +150,11 @@ class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
         return NaiveBookDetailSerializer
 
     @cached_property
-    def filter_params(self) -> dict[str, Any]:
-        return book_filter_params(self.request)
+    def filters(self) -> BookFilters:
+        return book_filters(self.request)
 
     def get_ordering(self) -> Ordering:
-        return self.filter_params["ordering"]
+        return self.filters.ordering
 
 
 class NaiveAuthorViewSet(viewsets.ReadOnlyModelViewSet):

@@ -9,10 +9,12 @@ them; every write goes through ``books.services``.
 
 from __future__ import annotations
 
+import datetime
 from functools import cached_property
 from typing import Any
 
 from django.db.models import Model
+from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -24,10 +26,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from api.caching import CachedResponseMixin
-from api.filters import BookFilterSerializer, book_filter_params, filter_books
-from api.pagination import KeysetPagination, Ordering
+from api.filters import book_filter_parameters, book_filters
+from api.pagination import PAGE_PARAMETERS, KeysetPagination
 from api.serializers import (
     AuthorDetailSerializer,
     AuthorListSerializer,
@@ -41,7 +44,10 @@ from api.serializers import (
     ReviewWriteSerializer,
 )
 from books import services
+from books.filters import BookFilters
+from books.keyset import Ordering
 from books.models import AUTHOR_RECENT_BOOKS, Author, Book, Genre, Publisher, Review
+from books.tasks import catalogue_stats
 
 REVIEW_ORDERING: Ordering = ("-created", "-id")
 AUTHOR_ORDERING: Ordering = ("name", "id")
@@ -103,7 +109,7 @@ class WriteThroughServicesMixin:
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[BookFilterSerializer]),
+    list=extend_schema(parameters=book_filter_parameters()),
     create=extend_schema(request=BookWriteSerializer, responses=BookDetailSerializer),
     update=extend_schema(request=BookWriteSerializer, responses=BookDetailSerializer),
     partial_update=extend_schema(
@@ -117,11 +123,12 @@ class BookViewSet(
 
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
+    cache_params = BookFilters.PARAMETERS | PAGE_PARAMETERS
 
     def get_queryset(self):
         match self.action:
             case "list":
-                return filter_books(Book.objects.for_list(), self.filter_params)
+                return Book.objects.for_list().filter_by(self.filters)
             case "retrieve":
                 return Book.objects.for_detail()
             case "reviews":
@@ -139,14 +146,14 @@ class BookViewSet(
                 return BookDetailSerializer
 
     @cached_property
-    def filter_params(self) -> dict[str, Any]:
-        return book_filter_params(self.request)
+    def filters(self) -> BookFilters:
+        return book_filters(self.request)
 
     def get_ordering(self) -> Ordering:
         """The keyset the paginator walks."""
         if self.action == "reviews":
             return REVIEW_ORDERING
-        return self.filter_params["ordering"]
+        return self.filters.ordering
 
     def detail_data(self, book: Book) -> dict:
         """A written book as GET would show it (re-read: ratings are annotations)."""
@@ -211,6 +218,7 @@ class AuthorViewSet(
 
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
+    cache_params = PAGE_PARAMETERS
 
     def get_queryset(self):
         match self.action:
@@ -282,3 +290,30 @@ class ReviewViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Review.objects.all()
     serializer_class = ReviewSerializer
     lookup_value_regex = r"\d+"
+
+
+class CatalogueStatsView(APIView):
+    """Catalogue-wide figures, computed in the background (``refresh_catalogue_stats``
+    on beat) and read from the cache: no query unless the cache lost them."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "CatalogueStats",
+            {
+                "books": serializers.IntegerField(),
+                "authors": serializers.IntegerField(),
+                "reviews": serializers.IntegerField(),
+                "average_price": serializers.FloatField(allow_null=True),
+                "average_rating": serializers.FloatField(allow_null=True),
+                "first_published": serializers.DateField(allow_null=True),
+                "last_published": serializers.DateField(allow_null=True),
+                "computed_at": serializers.DateTimeField(),
+                "age_seconds": serializers.FloatField(),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        stats = dict(catalogue_stats())
+        computed = datetime.datetime.fromisoformat(stats["computed_at"])
+        stats["age_seconds"] = round((timezone.now() - computed).total_seconds(), 1)
+        return Response(stats)

@@ -1,5 +1,3 @@
-import logging
-
 from django.apps import AppConfig
 
 
@@ -8,10 +6,17 @@ class BooksConfig(AppConfig):
     verbose_name = "Books"
 
     def ready(self) -> None:
-        from books import cache
+        from django.db.backends.signals import connection_created
 
-        # The one place signals are connected: cache invalidation (STYLE rule 13).
-        cache.connect_signals()
-        # django-redis logs every swallowed Redis error to this logger; during an
-        # outage that would be one traceback per cache call.
-        logging.getLogger(cache.__name__).addFilter(cache.RateLimitFilter())
+        from books import tasks
+        from books.cache import freshness
+
+        # Every connection reports its catalogue writes, so the writer publishes the
+        # new version once per transaction (books.cache.freshness).
+        connection_created.connect(
+            freshness.watch_connection, dispatch_uid="books.freshness.watch"
+        )
+        # A published version makes the hottest pages worth re-rendering.
+        freshness.catalogue_published.connect(
+            tasks.schedule_cache_warm, dispatch_uid="books.tasks.warm"
+        )

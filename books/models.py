@@ -7,6 +7,8 @@ the HTML pages and ``bench`` all tune one shared query plan.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import (
@@ -23,6 +25,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from books.filters import BookFilters
 
 RECENT_REVIEWS = 5
 AUTHOR_RECENT_BOOKS = 20
@@ -158,6 +163,24 @@ class BookQuerySet(models.QuerySet["Book"]):
             Q(title__icontains=text) | Q(InSubquery(F("author"), authors))
         )
 
+    def filter_by(self, filters: BookFilters) -> BookQuerySet:
+        """Apply validated list parameters (``books.filters``); ordering is the
+        paginator's business. Every filter is one indexed condition."""
+        books = self
+        if filters.author is not None:
+            books = books.filter(author_id=filters.author)
+        if filters.genre:
+            books = books.filter(genres__slug=filters.genre)
+        if filters.publisher is not None:
+            books = books.filter(publisher_id=filters.publisher)
+        if filters.published_after:
+            books = books.filter(published__gte=filters.published_after)
+        if filters.published_before:
+            books = books.filter(published__lte=filters.published_before)
+        if filters.search:
+            books = books.search(filters.search)
+        return books
+
     def for_list(self) -> BookQuerySet:
         """Two queries: books joined to author and publisher, then their genres.
 
@@ -292,3 +315,18 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer} on {self.book_id}: {self.rating}"
+
+
+class CatalogueVersion(models.Model):
+    """One row whose ``version`` the database bumps on every catalogue write.
+
+    Triggers created by migration 0003 run inside the writing transaction, so the new
+    version commits (and becomes visible) together with the rows it describes, however
+    they were written. ``books.cache.freshness`` publishes it as the cache generation.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"catalogue version {self.version}"

@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils.text import slugify
 
-from books import cache as catalogue_cache
+from books.cache import freshness
 from books.models import Author, Book, Genre, Publisher, Review, isbn13_check_digit
 
 FIRST_NAMES = [
@@ -589,8 +589,9 @@ def seed(
             if progress:
                 progress(size)
         _reset_sequences([Author, Book, Review])
-    # COPY and executemany send no signals: drop every cached page and response here.
-    transaction.on_commit(catalogue_cache.invalidate_catalogue)
+    # The triggers bumped the catalogue version in this transaction (COPY included);
+    # publish it now rather than wait for the sync.
+    transaction.on_commit(freshness.publish_current)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # Fresh statistics, or the planner guesses on the first queries.

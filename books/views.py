@@ -1,45 +1,50 @@
 """HTML pages: the book list (keyset-paginated), one book, one author.
 
-Generic CBVs over the QuerySet methods the API uses (``for_list()``/``for_detail()``).
-Anonymous GETs are served whole from the response cache (0 queries warm, ETag/304).
-``{% cache %}`` fragments keyed by the generation (a page's book cards, the genre
-sidebar) serve logged-in visitors, who bypass the shared response cache, and spare
-other pages the sidebar's query. The book cards of the list are read lazily, so a
-fragment hit runs no query at all.
+Generic CBVs over the QuerySet methods the API uses (``for_list()``/``for_detail()``),
+the same validated list parameters (``books.filters``) and the same keyset pages and
+cursors (``books.keyset``). Anonymous GETs are served whole from the response cache (0
+queries warm, ETag/304). ``{% cache %}`` fragments keyed by the generation (a page's
+book cards, the genre sidebar) serve logged-in visitors, who bypass the shared response
+cache, and spare other pages the sidebar's query. The book cards of the list are read
+lazily, so a fragment hit runs no query at all.
 """
 
 from __future__ import annotations
 
-import datetime
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import BadRequest
-from django.db.models import Q, QuerySet
+from django.core.exceptions import BadRequest, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
-from books import cache
+from books.cache import freshness, responses
+from books.filters import BookFilters
+from books.keyset import InvalidCursor, KeysetPage, decode_cursor
 from books.models import AUTHOR_RECENT_BOOKS, Author, Book, Genre
+from books.tasks import cached_catalogue_stats
+from core.http import is_anonymous_request
 
 PAGE_SIZE = 20
 
 
 class CachedPageMixin:
-    """Serve anonymous GETs through ``books.cache.cached_response``."""
+    """Serve anonymous GETs through ``books.cache.responses.cached_response``."""
 
     cache_namespace = "page"
     # The query parameters the page reads; any others are left out of the cache key.
-    query_params: frozenset[str] = frozenset()
+    query_params: Collection[str] = frozenset()
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         render = super().get  # type: ignore[misc]
-        if not cache.is_anonymous_request(request):
+        if not is_anonymous_request(request):
             return render(request, *args, **kwargs)
-        return cache.cached_response(
+        return responses.cached_response(
             request,
             lambda: render(request, *args, **kwargs),
             namespace=self.cache_namespace,
@@ -48,130 +53,93 @@ class CachedPageMixin:
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
-        context.update(cache.fragment_context())
+        context.update(freshness.fragment_context())
         # Lazy: the sidebar fragment evaluates it only on a fragment miss.
         context["genres"] = Genre.objects.order_by("name")
         context["list_url"] = reverse("books:book-list")  # once, not once per card
         return context
 
 
-# --- Keyset pagination ----------------------------------------------------------------
-
-
-def _parse_cursor(raw: str) -> tuple[datetime.date, int]:
-    try:
-        published, pk = raw.split("_", 1)
-        return datetime.date.fromisoformat(published), int(pk)
-    except ValueError:
-        raise BadRequest("Invalid cursor.") from None
-
-
-def _cursor(book: Book) -> str:
-    return f"{book.published.isoformat()}_{book.pk}"
-
-
 @dataclass
-class KeysetPage:
-    """One page in (-published, -id) order, walked from a cursor, never an OFFSET.
+class Pager:
+    """Links for one keyset page of the HTML list, keeping the list's parameters."""
 
-    Evaluated lazily, so a cached fragment that needs no rows runs no query. The
-    ``published <=`` / ``>=`` bound is what lets PostgreSQL start the index scan at the
-    cursor instead of filtering every newer row first.
-    """
+    page: KeysetPage
+    query: dict[str, str]
+    raw_cursor: str | None = None
 
-    queryset: QuerySet[Book]
-    after: str | None
-    before: str | None
-    params: dict[str, str]
-    size: int = PAGE_SIZE
-
-    @cached_property
-    def _rows(self) -> tuple[list[Book], bool]:
-        qs = self.queryset
-        if self.before:
-            published, pk = _parse_cursor(self.before)
-            qs = qs.filter(
-                Q(published__gt=published) | Q(published=published, pk__gt=pk),
-                published__gte=published,
-            ).order_by("published", "id")
-            rows = list(qs[: self.size + 1])
-            return rows[: self.size][::-1], len(rows) > self.size
-        if self.after:
-            published, pk = _parse_cursor(self.after)
-            qs = qs.filter(
-                Q(published__lt=published) | Q(published=published, pk__lt=pk),
-                published__lte=published,
-            )
-        rows = list(qs.order_by("-published", "-id")[: self.size + 1])
-        return rows[: self.size], len(rows) > self.size
+    def _url(self, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        return "?" + urlencode({**self.query, "cursor": cursor})
 
     @property
     def object_list(self) -> list[Book]:
-        return self._rows[0]
+        return self.page.rows
 
-    def __iter__(self):
-        return iter(self.object_list)
-
-    def _url(self, **cursor: str) -> str:
-        return "?" + urlencode({**self.params, **cursor})
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.page)
 
     @property
     def next_url(self) -> str | None:
-        rows, more = self._rows
-        if rows and (more or self.before):
-            return self._url(after=_cursor(rows[-1]))
-        return None
+        return self._url(self.page.next_cursor())
 
     @property
     def previous_url(self) -> str | None:
-        rows, more = self._rows
-        if rows and (self.after or (self.before and more)):
-            return self._url(before=_cursor(rows[0]))
-        return None
+        return self._url(self.page.previous_cursor())
 
     @property
     def first_url(self) -> str:
-        return self._url()
+        return "?" + urlencode(self.query)
 
-    @property
-    def cursor(self) -> str:
-        """Identifies the page in fragment keys."""
-        return f"a{self.after or ''}b{self.before or ''}"
+    @cached_property
+    def key(self) -> str:
+        """Identifies the page in fragment keys (the parameters and the cursor)."""
+        return urlencode(sorted({**self.query, "c": self.raw_cursor or ""}.items()))
 
 
 # --- Pages ----------------------------------------------------------------------------
 
 
 class BookListView(CachedPageMixin, ListView):
-    """``/``: newest books first, optionally one genre; <= 3 queries cold, 0 warm."""
+    """``/``: newest books first, with the API's filters; <= 3 queries cold, 0 warm."""
 
     template_name = "books/book_list.html"
     context_object_name = "books"
     paginate_by = PAGE_SIZE
-    query_params = frozenset({"genre", "after", "before"})
+    query_params = BookFilters.PARAMETERS | {"cursor"}
+
+    @cached_property
+    def filters(self) -> BookFilters:
+        try:
+            return BookFilters.from_query(self.request.GET)
+        except ValidationError as exc:
+            raise BadRequest(
+                f"Invalid parameters: {', '.join(exc.message_dict)}"
+            ) from exc
 
     def get_queryset(self) -> QuerySet[Book]:
-        books = Book.objects.for_list()
-        if genre := self.request.GET.get("genre"):
-            books = books.filter(genres__slug=genre)
-        return books
+        return Book.objects.for_list().filter_by(self.filters)
 
-    def paginate_queryset(self, queryset, page_size):
-        params = {}
-        if genre := self.request.GET.get("genre"):
-            params["genre"] = genre
+    def paginate_queryset(self, queryset, page_size):  # type: ignore[no-untyped-def]
+        encoded = self.request.GET.get("cursor") or None
+        try:
+            cursor = encoded and decode_cursor(encoded, self.filters.ordering, Book)
+        except InvalidCursor as exc:
+            raise BadRequest("Invalid cursor.") from exc
         page = KeysetPage(
             queryset,
-            after=self.request.GET.get("after"),
-            before=self.request.GET.get("before"),
-            params=params,
+            ordering=self.filters.ordering,
+            cursor=cursor or None,
             size=page_size,
         )
-        return None, page, page, True
+        pager = Pager(page, self.filters.as_query(), raw_cursor=encoded)
+        return None, pager, pager, True
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["genre_slug"] = self.request.GET.get("genre", "")
+        context["genre_slug"] = self.filters.genre or ""
+        context["stats"] = cached_catalogue_stats()
         return context
 
 

@@ -90,7 +90,7 @@ if os.environ.get("LOG_FORMAT", "plain" if _debug else "json") == "json":
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "config.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "core.logs.JsonFormatter"}},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "formatter": "json"},
             "error_console": {"class": "logging.StreamHandler", "formatter": "json"},

@@ -41,22 +41,23 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "books",
     "api",
 ]
 
 MIDDLEWARE = [
     # First, so every response (even a 400 for a bad Host) carries the request id.
-    "books.middleware.RequestIDMiddleware",
+    "core.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything parses the request: NUL bytes and oversized bodies are a 400.
-    "books.middleware.BadInputMiddleware",
-    "books.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.BadInputMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Server-Timing (db, cache, total) on every dynamic response; outside GZip so the
     # total includes compression.
-    "api.caching.ServerTimingMiddleware",
-    "api.caching.CacheStatusMiddleware",
+    "core.middleware.ServerTimingMiddleware",
+    "core.middleware.CacheStatusMiddleware",
     # Compresses after the views: cached bodies stay identity-encoded, and the strong
     # ETags it turns into W/"..." still match (books.cache compares weakly).
     "django.middleware.gzip.GZipMiddleware",
@@ -174,7 +175,7 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-    DJANGO_REDIS_LOGGER = "books.cache"
+    DJANGO_REDIS_LOGGER = "django_redis.cache"
 else:
     CACHES = {
         "default": {
@@ -190,6 +191,10 @@ else:
 
 # After a catalogue write commits, queue one task that re-renders the hottest pages.
 CACHE_WARM_AFTER_WRITES = env.bool("CACHE_WARM_AFTER_WRITES", default=True)
+# Every serving process re-reads the catalogue version this often and publishes it
+# when the cache is behind (books.cache.freshness): the bound on staleness for writes
+# made outside this project's processes (psql, a dead writer, a stalled Redis).
+CATALOGUE_SYNC_SECONDS = env.float("CATALOGUE_SYNC_SECONDS", default=1.0)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 # Without a broker, tasks run in-process so that the embedded default needs no server.
@@ -205,7 +210,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 
-# One idempotent beat job; the rest of the tasks are enqueued after commits.
+# One idempotent beat job (the figures behind /api/stats/); the rest of the tasks are
+# enqueued after commits.
 CELERY_BEAT_SCHEDULE = {
     "refresh-catalogue-stats": {
         "task": "books.tasks.refresh_catalogue_stats",
@@ -333,17 +339,17 @@ SPECTACULAR_SETTINGS = {
 # --- Logging --------------------------------------------------------------------------
 
 # JSON lines in production (default when DEBUG is off), plain text for humans in dev.
-# Every record carries the request id (books.middleware.RequestIDMiddleware).
+# Every record carries the request id (core.middleware.RequestIDMiddleware).
 LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logs.RequestIDFilter"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIDFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
         },
-        "json": {"()": "config.logs.JsonFormatter"},
+        "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {

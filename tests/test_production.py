@@ -21,9 +21,9 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
 
-from books.middleware import DatabaseUnavailableMiddleware
 from config import urls as project_urls
-from config.logs import JsonFormatter, RequestIDFilter, request_id_var
+from core.logs import JsonFormatter, RequestIDFilter, request_id_var
+from core.middleware import DatabaseUnavailableMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -209,7 +209,7 @@ def test_an_oversized_body_is_a_413_not_a_500(client, settings, path):
 
 
 def test_handler500_is_wired():
-    assert project_urls.handler500 == "books.middleware.server_error"
+    assert project_urls.handler500 == "core.views.server_error"
 
 
 def test_api_500_is_json_without_a_traceback(quiet_client):
@@ -237,7 +237,7 @@ def test_database_error_is_a_fast_503_naming_the_database(quiet_client):
 def test_database_error_outside_a_view_is_still_a_503(rf):
     # A session save or token lookup in middleware reaches handler500, not the view
     # middleware; the handler looks at the exception it is handling.
-    from books.middleware import server_error
+    from core.views import server_error
 
     try:
         raise OperationalError("the database system is shutting down")

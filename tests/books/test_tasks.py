@@ -13,14 +13,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from books.cache import catalogue_stats_key
+from books.cache.keys import catalogue_stats_key
 from books.tasks import (
     catalogue_stats,
     refresh_catalogue_stats,
     schedule_cache_warm,
 )
 from config.celery import app
-from config.logs import request_id_var
+from core.logs import request_id_var
 from tests.factories import BookFactory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from books import seeding
 from books.models import Book
+from books.tasks import refresh_catalogue_stats
 
 
 class Command(BaseCommand):
@@ -79,6 +80,8 @@ class Command(BaseCommand):
                 progress=lambda n: bar.advance(task, n),
             )
         elapsed = time.perf_counter() - started
+        # The home page's summary line, until the beat task next recomputes it.
+        refresh_catalogue_stats()
         if verbosity:
             rows = result.books + result.authors + result.reviews
             self.stdout.write(

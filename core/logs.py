@@ -1,12 +1,14 @@
-"""Logging plumbing: the current request id and a one-line JSON formatter.
+"""Logging plumbing: the current request id, a one-line JSON formatter, a rate limit.
 
 No Django imports, so gunicorn's own log configuration can use the formatter too.
-``books.middleware.RequestIDMiddleware`` sets the request id for each request.
+``core.middleware.RequestIDMiddleware`` sets the request id for each request.
 """
 
 import contextvars
 import json
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -69,3 +71,31 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
+
+
+class RateLimitFilter(logging.Filter):
+    """Let one record per ``interval`` seconds through; count the rest.
+
+    django-redis logs every swallowed connection error; during an outage that is one
+    traceback per cache call. This keeps one line per interval, saying how many more
+    were suppressed.
+    """
+
+    def __init__(self, interval: float = 60.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._next = 0.0
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                self._suppressed += 1
+                return False
+            self._next = now + self.interval
+            suppressed, self._suppressed = self._suppressed, 0
+        if suppressed:
+            record.msg = f"{record.msg} ({suppressed} similar suppressed)"
+        return True

@@ -1,20 +1,25 @@
-"""The health check: `/healthz` names whatever dependency is down.
+"""The health check and the error handlers: JSON under ``/api/``, plain text elsewhere.
 
-``database`` and ``cache`` decide the status (503 when either is down, as the contract
-says). ``broker`` is reported but never fails the check: a broker outage only delays
-background work (sends are logged and the periodic job repairs), and restarting the
-web container would not bring the broker back. With no broker (eager Celery, the
-embedded default) it reads ``"eager"``.
+``/healthz``: ``database`` and ``cache`` decide the status (503 when either is down, as
+the contract says). ``broker`` is reported but never fails the check: a broker outage
+only delays background work, and restarting the web container would not bring the
+broker back. With no broker (eager Celery, the embedded default) it reads ``"eager"``.
 """
 
+from __future__ import annotations
+
 import logging
+import sys
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from core.http import error_response
+from core.middleware import DATABASE_ERRORS, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +51,10 @@ def _cache_ok() -> bool:
 def _broker_state() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager"
-    from config.celery import app
+    from celery import current_app
 
     try:
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
         return "ok"
     except Exception:
@@ -68,3 +73,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = all(state == "ok" for state in checks.values())
     checks["broker"] = _broker_state()
     return JsonResponse(checks, status=200 if healthy else 503)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: JSON under ``/api/`` (unknown paths and ids alike)."""
+    return error_response(request, 404, "Not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: never a traceback; a database outage is still a 503.
+
+    Django calls this inside its ``except`` block, so ``sys.exc_info()`` is the error
+    even when it came from a middleware (a session save, say) rather than a view.
+    """
+    exception = sys.exc_info()[1]
+    if isinstance(exception, DATABASE_ERRORS):
+        return database_unavailable(request, exception)
+    return error_response(request, 500, "Internal server error.")

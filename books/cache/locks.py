@@ -1,0 +1,47 @@
+"""Stampede protection: one recompute per expired key.
+
+The lock is a ``cache.add`` with a short TTL, so a crashed holder frees it. Others
+poll for the value; if the lock vanishes without a value (the holder failed, or the
+cache is down and ``add`` always fails), they compute it themselves rather than wait.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+
+from books.cache.keys import LOCK_POLL, LOCK_TTL, LOCK_WAIT, lock_key
+from core.timing import timed
+
+
+def wait_or_lock(
+    key: str, *, generation: int, fresh: Callable[[Any], bool]
+) -> tuple[Any, bool]:
+    """Take the recompute lock for ``key``, or wait for its holder's value.
+
+    Returns ``(value, False)`` when a holder stored a value (``fresh(value)`` true),
+    ``(None, True)`` when this caller holds the lock, and ``(None, False)`` when it
+    should compute anyway (the holder vanished, or waited too long).
+    """
+    with timed():
+        if cache.add(lock_key(key, generation), 1, LOCK_TTL):
+            return None, True
+    deadline = time.monotonic() + LOCK_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(LOCK_POLL)
+        with timed():
+            found = cache.get_many([key, lock_key(key, generation)])
+        value = found.get(key)
+        if value is not None and fresh(value):
+            return value, False
+        if lock_key(key, generation) not in found:
+            break
+    return None, False
+
+
+def release(key: str, *, generation: int) -> None:
+    with timed():
+        cache.delete(lock_key(key, generation))

@@ -1,0 +1,18 @@
+import logging
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Infrastructure"
+
+    def ready(self) -> None:
+        from core.logs import RateLimitFilter
+
+        # django-redis logs every swallowed Redis error; during an outage that would be
+        # one traceback per cache call. One line a minute says the same.
+        name = getattr(settings, "DJANGO_REDIS_LOGGER", None)
+        if name:
+            logging.getLogger(name).addFilter(RateLimitFilter())

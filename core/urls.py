@@ -1,0 +1,7 @@
+"""Infrastructure routes, mounted at the site root by config/urls.py."""
+
+from django.urls import path
+
+from core.views import healthz
+
+urlpatterns = [path("healthz", healthz, name="healthz")]
