@@ -2,8 +2,9 @@
 
 Each service is keyword-only and atomic, validates with ``full_clean()`` (field
 validators, the ISBN check digit, CHECK constraints, uniqueness) and raises Django's
-``ValidationError`` or ``Conflict``; the API maps them to 400 and 409. Cache
-invalidation is not done here: ``books/cache.py`` sees every save through signals.
+``ValidationError`` or ``Conflict``; the API maps them to 400 and 409. Cache freshness
+is not done here: the database bumps the catalogue version in the same transaction,
+and ``books.cache.freshness`` publishes it after the commit, whatever wrote.
 """
 
 from __future__ import annotations

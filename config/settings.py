@@ -212,12 +212,13 @@ CELERY_TASK_IGNORE_RESULT = True
 
 # One idempotent beat job (the figures behind /api/stats/); the rest of the tasks are
 # enqueued after commits.
+CATALOGUE_STATS_EVERY = env.float("CATALOGUE_STATS_EVERY", default=300.0)
 CELERY_BEAT_SCHEDULE = {
     "refresh-catalogue-stats": {
         "task": "books.tasks.refresh_catalogue_stats",
-        "schedule": env.float("CATALOGUE_STATS_EVERY", default=300.0),
+        "schedule": CATALOGUE_STATS_EVERY,
         # A stats refresh queued behind an outage is worthless once the next is due.
-        "options": {"expires": env.float("CATALOGUE_STATS_EVERY", default=300.0)},
+        "options": {"expires": CATALOGUE_STATS_EVERY},
     },
 }
 # A broker outage must cost a request milliseconds, not seconds: publish retries are

@@ -20,8 +20,6 @@ FRAGMENT_TTL = 60 * 60
 LOCK_TTL = 10
 LOCK_WAIT = 3.0
 LOCK_POLL = 0.05
-# Outlives the beat interval, so readers find a value between runs.
-CATALOGUE_STATS_TTL = 15 * 60
 # Writes within this window share one queued warm.
 WARM_COALESCE_SECONDS = 5
 
