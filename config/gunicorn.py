@@ -4,8 +4,8 @@ Every value can be overridden from the environment (``GUNICORN_<NAME>`` or the u
 ``WEB_CONCURRENCY`` / ``PORT`` / ``BIND``). Timeouts are ordered so that a stuck
 database gives the client a fast 503 instead of a killed worker:
 
-    statement_timeout (DB_STATEMENT_TIMEOUT_MS, 3 s) and pool wait (DB_POOL_TIMEOUT, 1 s)
-    < worker timeout (GUNICORN_TIMEOUT, 30 s) < the proxy's read timeout
+    statement_timeout (DB_STATEMENT_TIMEOUT_MS, 3 s), pool wait (DB_POOL_TIMEOUT, 1 s)
+      < worker timeout (GUNICORN_TIMEOUT, 30 s) < the proxy's read timeout
 
 and ``graceful_timeout`` stays inside the orchestrator's stop grace period (compose's
 ``stop_grace_period`` is 40 s).

@@ -31,7 +31,7 @@ def test_a_failed_probe_opens_it_again():
 
 @pytest.mark.django_db
 def test_an_unreachable_postgres_fails_fast_after_the_first_try(postgres):
-    """A real refused connect opens the breaker; the next tries never reach the network."""
+    """A real refused connect opens the breaker; later tries never reach the network."""
     from core.db.postgresql.base import DatabaseWrapper
 
     settings_dict = dict(connections["default"].settings_dict)

@@ -2,6 +2,8 @@
 transaction whatever wrote, and the sync that catches writes made behind Django's back.
 """
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -181,3 +183,69 @@ def test_writes_catalogue_recognises_what_the_orm_and_people_send():
 def test_author_and_genre_tables_are_all_watched():
     tables = {m._meta.db_table for m in (Author, Book, Genre, Publisher, Review)}
     assert tables | {Book.genres.through._meta.db_table} == freshness.CATALOGUE_TABLES
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    """The fault drill's throwaway redis-server, as the only cache: exact counts."""
+    import os
+    import shutil
+
+    from tests import faults
+
+    if not os.environ.get("REDIS_URL") or shutil.which("redis-server") is None:
+        pytest.skip("service pass only (REDIS_URL set, redis-server on PATH)")
+    server = faults.Redis(tmp_path, faults.free_port())
+    server.start()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": server.url,
+            "KEY_PREFIX": "count-test",
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        }
+    }
+    import redis
+
+    yield redis.Redis(port=server.port)
+    server.stop()
+
+
+HANDSHAKE = {"HELLO", "CLIENT", "SELECT", "AUTH"}
+
+
+def test_one_transaction_of_many_rows_is_one_redis_publish(
+    private_redis, book_factory, django_capture_on_commit_callbacks
+):
+    """Every command the app sends to Redis, recorded by MONITOR (commands a Lua
+    script runs inside Redis are the script's, not the app's)."""
+    import threading
+
+    doomed, *others = book_factory(101, reviews_per_book=0)
+    ReviewFactory.create_batch(50, book=doomed)
+    freshness.publish_current()
+    sent: list[str] = []
+    listening = threading.Event()
+
+    def monitor() -> None:
+        with private_redis.monitor() as stream:
+            listening.set()
+            for command in stream.listen():
+                if command["command"] == "PING stop":
+                    return
+                name = command["command"].split()[0]
+                # Lua's inner commands and connection handshakes are not the app's.
+                if command.get("client_type") != "lua" and name not in HANDSHAKE:
+                    sent.append(name)
+
+    watcher = threading.Thread(target=monitor, daemon=True)
+    watcher.start()
+    listening.wait(5)
+    time.sleep(0.1)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        doomed.delete()  # and its 50 reviews
+        Book.objects.filter(pk__in=[b.pk for b in others]).update(pages=42)
+    private_redis.execute_command("PING", "stop")
+    watcher.join(5)
+    assert sent == ["EVAL"]  # one set-if-greater publish, nothing per row
+    assert freshness.generation() == freshness.read_version()
