@@ -245,7 +245,7 @@ def _deep_cursor(client: Client, path: str) -> str | None:
     """Follow ``next`` links DEEP_PAGES times at page_size 100; the last cursor."""
     url, cursor = f"{path}?page_size=100", None
     for _ in range(DEEP_PAGES):
-        from books.bench.runner import visitor
+        from bench.runner import visitor
 
         response = client.get(url, **visitor())
         if response.status_code != 200 or "json" not in response.get(

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from books.bench.budgets import Breach
-from books.bench.runner import CACHE_MODES, Result
-from books.bench.scenarios import NAIVE_PREFIX
+from bench.budgets import Breach
+from bench.runner import CACHE_MODES, Result
+from bench.scenarios import NAIVE_PREFIX
 
 
 def _group(result: Result) -> str:

@@ -24,12 +24,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from rich.text import Text
 
+from bench import budgets as budgetmod
+from bench import explain as explainmod
+from bench import report
+from bench.runner import CACHE_MODES, Result, dataset_info, make_client, run
+from bench.scenarios import Dataset, discover, select
 from books import seeding
-from books.bench import budgets as budgetmod
-from books.bench import explain as explainmod
-from books.bench import report
-from books.bench.runner import CACHE_MODES, Result, dataset_info, make_client, run
-from books.bench.scenarios import Dataset, discover, select
 from books.models import Book
 
 
@@ -132,7 +132,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--budget: {exc}") from exc
         url = options["url"]
         if url:
-            from books.bench.loadtest import check_loopback
+            from bench.loadtest import check_loopback
 
             try:
                 check_loopback(url)
@@ -415,7 +415,7 @@ class Command(BaseCommand):
             )
 
     def _load(self, url: str, results: list[Result], options) -> dict:
-        from books.bench.loadtest import load
+        from bench.loadtest import load
 
         scenarios = list({r.scenario.key: r.scenario for r in results}.values())
         self._say(

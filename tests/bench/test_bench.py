@@ -8,23 +8,23 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from books import seeding
-from books.bench import budgets
-from books.bench.explain import (
+from bench import budgets
+from bench.explain import (
     LARGE_TABLE_ROWS,
     RowCounts,
     explain,
     flag_postgres_plan,
     flag_sqlite_plan,
 )
-from books.bench.runner import make_client
-from books.bench.scenarios import Dataset, discover
-from books.bench.sql import fingerprint, fix_hint
+from bench.runner import make_client
+from bench.scenarios import Dataset, discover
+from bench.sql import fingerprint, fix_hint
+from books import seeding
 from books.models import Author, Book
 
 pytestmark = pytest.mark.django_db
 
-TEST_URLS = "tests.books.bench.urls"
+TEST_URLS = "tests.bench.urls"
 CONTRACT_KEYS = {
     "name": str,
     "variant": str,
@@ -98,7 +98,7 @@ def test_naive_list_n_plus_one_is_found_with_its_frame_and_hint(book_factory, tm
     assert site["table"] == "books_author"
     assert site["fingerprint"].endswith('WHERE "books_author"."id" = ? LIMIT ?')
     # The frame is the project line that touched book.author, not Django's ORM.
-    assert site["site"].startswith("tests/books/bench/urls.py:")
+    assert site["site"].startswith("tests/bench/urls.py:")
     assert site["site"].endswith("in _row")
     assert site["hint"] == "select_related('author')"
     assert "select_related('author')" in out

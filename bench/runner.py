@@ -24,15 +24,15 @@ from django.db import connection
 from django.test import Client
 from django.urls import resolve
 
-from books.bench import sql as sqlmod
-from books.bench.probe import (
+from bench import sql as sqlmod
+from bench.probe import (
     CacheStats,
     Query,
     clear_caches,
     count_cache,
     record_queries,
 )
-from books.bench.scenarios import Scenario, body_of, view_class
+from bench.scenarios import Scenario, body_of, view_class
 from books.models import Author, Book, Review
 
 CACHE_MODES = ("cold", "warm")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from books.bench.runner import percentile
+from bench.runner import percentile
 
 
 @dataclass
