@@ -331,6 +331,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- bench ----------------------------------------------------------------------------
+
+# The budgets both `manage.py bench --budget` and the query-count tests read.
+BENCH_BUDGETS = BASE_DIR / "config" / "budgets.toml"
+
 # --- Logging --------------------------------------------------------------------------
 
 # JSON lines in production (default when DEBUG is off), plain text for humans in dev.

@@ -333,7 +333,7 @@ def test_repo_query_budgets_hold_on_the_real_api_and_pages(book_factory, tmp_pat
 
     out = bench(
         "--budget",
-        str(budgets.DEFAULT_PATH),
+        str(budgets.default_path()),
         "--no-timing-budgets",
         "--no-timing",
         "--json",
