@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
-_BENCH_DIR = str(Path(__file__).resolve().parent)
+_BENCH_DIR = f"{Path(__file__).resolve().parent}{os.sep}"
 _LIBRARY_MARKERS = ("site-packages", "dist-packages", f"{Path('lib', 'python')}")
 
 
@@ -34,12 +34,6 @@ class Query:
     ms: float
     site: str | None  # "api/serializers.py:41 in get_author"
     template: str | None  # "books/book_list.html:12", when a template issued it
-
-
-@dataclass
-class Recording:
-    queries: list[Query] = field(default_factory=list)
-    captured: int = 0  # what CaptureQueriesContext saw; must equal len(queries)
 
 
 def _project_root() -> str:
@@ -118,26 +112,22 @@ def _call_site(root: str) -> tuple[str | None, str | None]:
 
 
 @contextmanager
-def record_queries(*, stacks: bool = True) -> Iterator[Recording]:
+def record_queries() -> Iterator[list[Query]]:
     """Record every statement on the default connection, with its call site."""
-    recording = Recording()
+    queries: list[Query] = []
     root = _project_root()
 
     def wrapper(execute, sql, params, many, context):
-        site, template = _call_site(root) if stacks else (None, None)
+        site, template = _call_site(root)
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
             ms = (time.perf_counter() - started) * 1000
-            recording.queries.append(Query(sql, params, ms, site, template))
+            queries.append(Query(sql, params, ms, site, template))
 
-    with (
-        CaptureQueriesContext(connection) as captured,
-        connection.execute_wrapper(wrapper),
-    ):
-        yield recording
-    recording.captured = len(captured)
+    with connection.execute_wrapper(wrapper):
+        yield queries
 
 
 NOT_DATA = ("throttle_",)  # DRF's per-client request history
@@ -147,10 +137,6 @@ NOT_DATA = ("throttle_",)  # DRF's per-client request history
 class CacheStats:
     gets: int = 0
     hits: int = 0
-
-    @property
-    def ratio(self) -> float | None:
-        return round(self.hits / self.gets, 3) if self.gets else None
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 import inspect
-import itertools
+import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -21,10 +21,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 from django.test import Client
-from django.urls import resolve
 
 from bench import sql as sqlmod
+from bench.client import fetch
 from bench.probe import (
     CacheStats,
     Query,
@@ -32,7 +33,7 @@ from bench.probe import (
     count_cache,
     record_queries,
 )
-from bench.scenarios import Scenario, body_of, view_class
+from bench.scenarios import Scenario
 from books.models import Author, Book, Review
 
 CACHE_MODES = ("cold", "warm")
@@ -113,59 +114,22 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-# Anonymous visitors come from many addresses; one address making thousands of
-# requests a minute would only measure the throttle's 429. The documentation ranges
-# (RFC 5737) give 762 distinct, never-routed, never-internal addresses.
-_VISITORS = itertools.cycle(
-    [
-        f"{net}.{host}"
-        for net in ("192.0.2", "198.51.100", "203.0.113")
-        for host in range(1, 255)
-    ]
-)
+PERCENTILES = (50, 95, 99)
 
 
-def visitor() -> dict[str, str]:
-    """Request extras for the next anonymous visitor's address."""
-    return {"REMOTE_ADDR": next(_VISITORS)}
+def percentiles(samples: list[float]) -> dict[int, float]:
+    """p50, p95 and p99 by linear interpolation between closest ranks (numpy's
+    default, which is ``statistics.quantiles``' "inclusive" method)."""
+    if len(samples) == 1:
+        return dict.fromkeys(PERCENTILES, samples[0])
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {pct: cuts[pct - 1] for pct in PERCENTILES}
 
 
-def make_client() -> Client:
-    """An anonymous client that sends a Host the settings accept and asks for gzip."""
-    host = "localhost"
-    for allowed in settings.ALLOWED_HOSTS:
-        if allowed not in ("*", "testserver"):
-            host = allowed.lstrip(".")
-            break
-    # A 500 is reported as a result row, not raised. Visitor addresses are outside
-    # INTERNAL_IPS, so the debug toolbar (DEBUG=true) never injects itself.
-    return Client(
-        raise_request_exception=False,
-        HTTP_HOST=host,
-        HTTP_ACCEPT_ENCODING="gzip",
-        REMOTE_ADDR="192.0.2.1",
-    )
-
-
-def percentile(samples: list[float], pct: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(samples)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def _parent_model(scenario: Scenario, queries: list[Query]):
-    """The model a view lists or shows: its queryset's model, else the first query's."""
-    cls = view_class(resolve(scenario.path.split("?")[0]).func)
-    for attr in ("queryset", "model"):
-        value = getattr(cls, attr, None) if cls else None
-        model = getattr(value, "model", value)
-        if isinstance(model, type) and hasattr(model, "_meta"):
-            return model
+def _parent_model(scenario: Scenario, queries: list[Query]) -> type[Model] | None:
+    """The model a view lists or shows: the route's, else the first query's table."""
+    if scenario.model is not None:
+        return scenario.model
     for query in queries:
         model = sqlmod.model_for_table(sqlmod.main_table(query.sql))
         if model is not None:
@@ -173,13 +137,9 @@ def _parent_model(scenario: Scenario, queries: list[Query]):
     return None
 
 
-def _queryset_site(scenario: Scenario) -> str | None:
-    """Where the view builds its queryset: ``get_queryset`` or its ``queryset``."""
-    return _queryset_site_of(view_class(resolve(scenario.path.split("?")[0]).func))
-
-
 @functools.cache
-def _queryset_site_of(cls: type | None) -> str | None:
+def _queryset_site(cls: type | None) -> str | None:
+    """Where the view builds its queryset: ``get_queryset`` or its ``queryset``."""
     if cls is None:
         return None
     for klass in cls.__mro__:
@@ -217,7 +177,7 @@ def analyse(result: Result, queries: list[Query]) -> None:
     if not repeated:
         return
     parent = _parent_model(result.scenario, queries)
-    where = _queryset_site(result.scenario)
+    where = _queryset_site(result.scenario.view_class)
     for fp, group in sorted(repeated.items(), key=lambda item: -len(item[1])):
         sites = Counter(q.site for q in group)
         templates = Counter(q.template for q in group if q.template)
@@ -237,12 +197,6 @@ def analyse(result: Result, queries: list[Query]) -> None:
         )
 
 
-def _request(client: Client, path: str):
-    response = client.get(path, **visitor())
-    body, gzip_bytes = body_of(response)
-    return response, body, gzip_bytes
-
-
 def audit(
     client: Client, scenario: Scenario, modes: tuple[str, ...] = CACHE_MODES
 ) -> list[Result]:
@@ -253,10 +207,10 @@ def audit(
         if mode == "cold":
             clear_caches()
         elif "cold" not in modes:
-            _request(client, scenario.path)  # prime: warm means a second request
+            fetch(client, scenario.path)  # prime: warm means a second request
         stats = CacheStats()
-        with record_queries() as recording, count_cache(stats):
-            response, body, gzip_bytes = _request(client, scenario.path)
+        with record_queries() as queries, count_cache(stats):
+            response, body, gzip_bytes = fetch(client, scenario.path)
         result.status = response.status_code
         result.bytes, result.gzip_bytes = len(body), gzip_bytes
         result.x_cache = response.get("X-Cache")
@@ -264,7 +218,7 @@ def audit(
         if exc_info:
             result.error = f"{exc_info[0].__name__}: {exc_info[1]}"
         result.cache_gets, result.cache_hits = stats.gets, stats.hits
-        analyse(result, recording.queries)
+        analyse(result, queries)
         results.append(result)
     return results
 
@@ -281,7 +235,7 @@ def _timed_request(client: Client, result: Result) -> float:
     if result.cache == "cold":
         clear_caches()
     started = time.perf_counter()
-    _request(client, result.scenario.path)
+    fetch(client, result.scenario.path)
     return (time.perf_counter() - started) * 1000
 
 
@@ -306,9 +260,8 @@ def time_pair(client: Client, pair: list[Result], repeat: int | None) -> None:
     for result in pair:
         taken = samples[id(result)]
         result.runs = len(taken)
-        result.p50_ms = percentile(taken, 50)
-        result.p95_ms = percentile(taken, 95)
-        result.p99_ms = percentile(taken, 99)
+        cuts = percentiles(taken)
+        result.p50_ms, result.p95_ms, result.p99_ms = cuts[50], cuts[95], cuts[99]
         spread = result.p95_ms - result.p50_ms
         result.noisy = len(taken) >= 3 and spread > NOISY_SPREAD * max(
             result.p50_ms, 0.5

@@ -11,16 +11,16 @@ the most-reviewed book, the author with most books, the most used genre.
 from __future__ import annotations
 
 import fnmatch
-import gzip
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.db.models import Count, Model
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
+from bench.client import fetch
 from books.models import Author, Book, Genre, Publisher, Review
 
 NAMESPACES = {"api": "api", "books": "page"}  # URL namespace -> scenario prefix
@@ -66,6 +66,9 @@ class Scenario:
     route: str  # "api:book-list"
     path: str  # "/api/books/?page_size=100"
     view: str  # dotted path of the view class or function
+    # The model the view lists or shows, and the view class: where N+1 hints point.
+    model: type[Model] | None = field(default=None, compare=False, repr=False)
+    view_class: type | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -231,28 +234,16 @@ class Dataset:
         return self.value(model._meta.model_name)
 
 
-def body_of(response) -> tuple[bytes, int]:
-    """The uncompressed body and the size of its gzip encoding."""
-    raw = (
-        b"".join(response.streaming_content) if response.streaming else response.content
-    )
-    if response.get("Content-Encoding") == "gzip":
-        return gzip.decompress(raw), len(raw)
-    return raw, len(gzip.compress(raw, compresslevel=6))
-
-
 def _deep_cursor(client: Client, path: str) -> str | None:
     """Follow ``next`` links DEEP_PAGES times at page_size 100; the last cursor."""
     url, cursor = f"{path}?page_size=100", None
     for _ in range(DEEP_PAGES):
-        from bench.runner import visitor
-
-        response = client.get(url, **visitor())
+        response, body, _ = fetch(client, url)
         if response.status_code != 200 or "json" not in response.get(
             "Content-Type", ""
         ):
             return cursor
-        following = json.loads(body_of(response)[0]).get("next")
+        following = json.loads(body).get("next")
         if not following:
             return cursor
         parts = urlsplit(following)
@@ -308,7 +299,8 @@ def discover(
         naive = route.local_name.startswith(NAIVE_PREFIX)
         variant = "naive" if naive else "tuned"
         label = view_label(route.callback)
-        scenarios.append(Scenario(name, variant, route.name, path, label))
+        extras = {"model": model, "view_class": view_class(route.callback)}
+        scenarios.append(Scenario(name, variant, route.name, path, label, **extras))
         tuned_route = f"{route.namespace}:{route.local_name.removeprefix(NAIVE_PREFIX)}"
 
         def lookup(key: str, tuned_route: str = tuned_route) -> object | None:
@@ -332,6 +324,7 @@ def discover(
                     route.name,
                     f"{path}?{urlencode(params)}",
                     label,
+                    **extras,
                 )
             )
     scenarios.sort(key=lambda s: (s.name, s.variant != "tuned"))

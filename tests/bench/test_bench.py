@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from bench import budgets
+from bench.client import make_client
 from bench.explain import (
     LARGE_TABLE_ROWS,
     RowCounts,
@@ -16,7 +17,7 @@ from bench.explain import (
     flag_postgres_plan,
     flag_sqlite_plan,
 )
-from bench.runner import make_client
+from bench.runner import percentiles
 from bench.scenarios import Dataset, discover
 from bench.sql import fingerprint, fix_hint
 from books import seeding
@@ -573,3 +574,27 @@ def test_every_tuned_scenario_runs_the_same_queries_at_any_data_size(
         key: (before[key], after[key]) for key in before if after[key] != before[key]
     }
     assert grew == {}
+
+
+def _linear(samples: list[float], pct: float) -> float:
+    """numpy's default percentile, written out: the reference for bench's."""
+    ordered = sorted(samples)
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [[4.0, 1.0], [3.0, 1.0, 2.0], [float(n * n % 17) for n in range(1, 41)]],
+)
+def test_percentiles_interpolate_linearly_between_ranks(samples):
+    cuts = percentiles(samples)
+
+    for pct in (50, 95, 99):
+        assert cuts[pct] == pytest.approx(_linear(samples, pct), abs=1e-9)
+
+
+def test_percentiles_of_one_sample_are_that_sample():
+    assert percentiles([7.5]) == {50: 7.5, 95: 7.5, 99: 7.5}

@@ -27,7 +27,8 @@ from rich.text import Text
 from bench import budgets as budgetmod
 from bench import explain as explainmod
 from bench import report
-from bench.runner import CACHE_MODES, Result, dataset_info, make_client, run
+from bench.client import make_client
+from bench.runner import CACHE_MODES, Result, dataset_info, run
 from bench.scenarios import Dataset, discover, select
 from books import seeding
 from books.models import Book
