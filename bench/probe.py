@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,14 +196,15 @@ def _install(backend, stats: CacheStats):
     return uninstall
 
 
-def clear_caches() -> None:
+def clear_caches(clear_shared: Sequence[Callable[[], None]] = ()) -> None:
     """Make every cache cold for the next request.
 
     A local-memory cache lives in this process only, so it is emptied outright: a
     generation bump would leave orphans that fill MAX_ENTRIES and trigger culls in
-    the middle of timed requests. A shared cache (Redis) is never flushed: the
-    project's ``books.cache.clear()`` bumps its generation, or, failing that, only
-    keys under this project's prefix are deleted.
+    the middle of timed requests. A shared cache (django-redis) is never flushed: the
+    apps' declared CLEAR_CACHE functions (``clear_shared``) make their entries
+    unreachable, or, when none is declared, only keys under the cache's KEY_PREFIX
+    are deleted.
     """
     shared = []
     for alias in settings.CACHES:
@@ -214,13 +215,9 @@ def clear_caches() -> None:
             backend.clear()
     if not shared:
         return
-    try:
-        from books import cache as project_cache
-    except ImportError:  # pragma: no cover - the caching layer is optional
-        project_cache = None
-    clear = getattr(project_cache, "clear", None)
-    if callable(clear):
-        clear()
+    if clear_shared:
+        for clear in clear_shared:
+            clear()
         return
     for backend in shared:
         raw = backend.client.get_client(write=True)

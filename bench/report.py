@@ -13,12 +13,18 @@ from rich.text import Text
 
 from bench.budgets import Breach
 from bench.runner import CACHE_MODES, Result
-from bench.scenarios import NAIVE_PREFIX
+
+
+def describe(dataset: dict) -> str:
+    """ "6 books, 2 authors, 12 reviews on sqlite": the declared counts, the vendor."""
+    counts = ", ".join(
+        f"{value:,} {name}" for name, value in dataset.items() if name != "database"
+    )
+    return f"{counts} on {dataset['database']}" if counts else dataset["database"]
 
 
 def _group(result: Result) -> str:
-    namespace, _, local = result.scenario.route.partition(":")
-    return f"{namespace}:{local.removeprefix(NAIVE_PREFIX)}"
+    return result.scenario.group or result.scenario.route
 
 
 def pairs(results: list[Result]) -> list[tuple[str, str, Result | None, Result | None]]:
@@ -343,11 +349,10 @@ def write_html(path: str, doc: dict) -> None:
     names = list(dict.fromkeys(r["name"] for r in rows))
     out = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        "<title>Bookshelf bench</title>",
+        "<title>bench</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>Bookshelf bench</h1>",
-        f"<p>{data['books']:,} books, {data['authors']:,} authors, "
-        f"{data['reviews']:,} reviews on {html.escape(data['database'])}.</p>",
+        "<h1>bench</h1>",
+        f"<p>{html.escape(describe(data))}.</p>",
         "<p class='legend'>",
         *(f"<span style='background:{c}'></span>{v}" for v, c in _COLOURS.items()),
         "</p>",
@@ -379,7 +384,7 @@ def write_html(path: str, doc: dict) -> None:
                 for r in step["scenarios"]:
                     if r["cache"] == "cold" and r.get(metric) is not None:
                         lines[f"{r['name']} {r['variant']}"].append(
-                            (step["dataset"]["books"], r[metric])
+                            (step["size"], r[metric])
                         )
             out.append(_line_chart(f"{label} by data size (cold cache)", lines))
     out.append("<h2>All results</h2><table><tr>")

@@ -15,7 +15,7 @@ import inspect
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,6 @@ from bench.probe import (
     record_queries,
 )
 from bench.scenarios import Scenario
-from books.models import Author, Book, Review
 
 CACHE_MODES = ("cold", "warm")
 N_PLUS_ONE_MIN = 3  # the same fingerprint this many times in one request is an N+1
@@ -198,14 +197,17 @@ def analyse(result: Result, queries: list[Query]) -> None:
 
 
 def audit(
-    client: Client, scenario: Scenario, modes: tuple[str, ...] = CACHE_MODES
+    client: Client,
+    scenario: Scenario,
+    modes: tuple[str, ...] = CACHE_MODES,
+    clear: Callable[[], None] = clear_caches,
 ) -> list[Result]:
-    """One recorded request per cache mode: cold (caches cleared), then warm."""
+    """One recorded request per cache mode: cold (``clear`` first), then warm."""
     results = []
     for mode in modes:
         result = Result(scenario, mode)
         if mode == "cold":
-            clear_caches()
+            clear()
         elif "cold" not in modes:
             fetch(client, scenario.path)  # prime: warm means a second request
         stats = CacheStats()
@@ -230,16 +232,21 @@ def _runs_for(first_ms: float, repeat: int | None) -> int:
     return max(AUTO_MIN_RUNS, min(AUTO_MAX_RUNS, wanted))
 
 
-def _timed_request(client: Client, result: Result) -> float:
+def _timed_request(client: Client, result: Result, clear: Callable[[], None]) -> float:
     """One uninstrumented request in ms; a cold one clears the caches first."""
     if result.cache == "cold":
-        clear_caches()
+        clear()
     started = time.perf_counter()
     fetch(client, result.scenario.path)
     return (time.perf_counter() - started) * 1000
 
 
-def time_pair(client: Client, pair: list[Result], repeat: int | None) -> None:
+def time_pair(
+    client: Client,
+    pair: list[Result],
+    repeat: int | None,
+    clear: Callable[[], None] = clear_caches,
+) -> None:
     """Time a tuned result and its naive twin (same name, same cache mode).
 
     Each is warmed up (primed too when warm), then their samples alternate, so a
@@ -249,14 +256,16 @@ def time_pair(client: Client, pair: list[Result], repeat: int | None) -> None:
     runs, samples = {}, {}
     for result in pair:
         if result.cache == "warm":
-            _timed_request(client, result)  # prime
-        first = _timed_request(client, result)  # warm-up: templates, plans, pools
+            _timed_request(client, result, clear)  # prime
+        first = _timed_request(
+            client, result, clear
+        )  # warm-up: templates, plans, pools
         runs[id(result)] = _runs_for(first, repeat)
         samples[id(result)] = []
     for index in range(max(runs.values())):
         for result in pair:
             if index < runs[id(result)]:
-                samples[id(result)].append(_timed_request(client, result))
+                samples[id(result)].append(_timed_request(client, result, clear))
     for result in pair:
         taken = samples[id(result)]
         result.runs = len(taken)
@@ -268,11 +277,10 @@ def time_pair(client: Client, pair: list[Result], repeat: int | None) -> None:
         )
 
 
-def dataset_info() -> dict:
+def dataset_info(counts: Mapping[str, Callable[[], int]]) -> dict:
+    """The declared counts (DATASET), then the database vendor."""
     return {
-        "books": Book.objects.count(),
-        "authors": Author.objects.count(),
-        "reviews": Review.objects.count(),
+        **{name: count() for name, count in counts.items()},
         "database": connection.vendor,
     }
 
@@ -284,14 +292,18 @@ def run(
     repeat: int | None,
     timing: bool = True,
     modes: tuple[str, ...] = CACHE_MODES,
+    clear: Callable[[], None] = clear_caches,
     advance: Callable[[str], None] | None = None,
 ) -> list[Result]:
-    """Audit every scenario, then time every scenario; results in scenario order."""
+    """Audit every scenario, then time every scenario; results in scenario order.
+
+    ``clear`` makes the caches cold (``probe.clear_caches`` with the declared
+    CLEAR_CACHE functions)."""
     results: list[Result] = []
     for scenario in scenarios:
         if advance:
             advance(f"audit {scenario.name} [{scenario.variant}]")
-        results.extend(audit(client, scenario, modes))
+        results.extend(audit(client, scenario, modes, clear))
     if timing:
         gc.collect()  # once: the audit's records are garbage now, not mid-timing
         pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
@@ -301,5 +313,5 @@ def run(
             if advance:
                 for _ in pair:
                     advance(f"time {name} [{cache}]")
-            time_pair(client, pair, repeat)
+            time_pair(client, pair, repeat, clear)
     return results

@@ -1,71 +1,40 @@
-"""Which requests ``bench`` makes: discovered from the URLconf plus a small table.
+"""Which requests ``bench`` makes: discovered from the URLconf plus declarations.
 
-Every GET-able named route in the ``api`` and ``books`` namespaces gets a default
-scenario, so a new endpoint is benchmarked without touching this file. ``naive-X``
-routes become the naive twin of ``X`` (same scenario name, variant "naive"). The
-declared table below only adds parameter variants (page sizes, a filter, a search, a
-deep cursor) and friendlier names. Route arguments get real ids picked from the data:
-the most-reviewed book, the author with most books, the most used genre.
+Every GET-able named route in a declared namespace gets a default scenario, so a new
+endpoint is benchmarked without touching anything. A route named with a declared naive
+prefix becomes the naive twin of the route without it (same scenario name, variant
+"naive"). Declared variants add query parameters, declared names replace awkward
+ones, and route arguments get real values from the declared picks (or the first row).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from django.db.models import Count, Model
+from django.apps import apps
+from django.db.models import Model
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from bench.client import fetch
-from books.models import Author, Book, Genre, Publisher, Review
+from bench.registry import Declarations
 
-NAMESPACES = {"api": "api", "books": "page"}  # URL namespace -> scenario prefix
-NAIVE_PREFIX = "naive-"
-
-# Friendlier names for routes whose default name would read badly.
-NAMES = {
-    "api:api-root": "api.root",
-    "books:book-list": "page.home",
-    "books:book-detail": "page.book",
-    "books:author-detail": "page.author",
-}
-
-
-@dataclass(frozen=True)
-class Variant:
-    """Extra query parameters for a route; ``{book}``-style values come from data."""
-
-    suffix: str
-    params: dict[str, str]
-
-
-# Parameter variants on top of each route's default scenario. A naive twin gets the
-# same variants as its tuned route, so the pair is always compared like for like.
-VARIANTS: dict[str, tuple[Variant, ...]] = {
-    "api:book-list": (
-        Variant("page100", {"page_size": "100"}),
-        Variant("filtered", {"genre": "{genre}", "published_after": "2000-01-01"}),
-        Variant("author", {"author": "{author}"}),
-        Variant("search", {"search": "{search}"}),
-        Variant("deep", {"cursor": "{deep_cursor}"}),
-    ),
-    "api:author-list": (Variant("page100", {"page_size": "100"}),),
-    "books:book-list": (Variant("genre", {"genre": "{genre}"}),),
-}
 DEEP_PAGES = 50  # pages of 100 followed to build the deep cursor (5,000 rows in)
+DEEP_CURSOR = "deep_cursor"  # the built-in placeholder
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str  # "api.books.list.page100"; shared by a tuned route and its naive twin
     variant: str  # "tuned" or "naive"
-    route: str  # "api:book-list"
-    path: str  # "/api/books/?page_size=100"
+    route: str  # "api:naive-book-list"
+    path: str  # "/api/naive/books/?page_size=100"
     view: str  # dotted path of the view class or function
+    group: str = ""  # the tuned route ("api:book-list"): a route and its naive twin
     # The model the view lists or shows, and the view class: where N+1 hints point.
     model: type[Model] | None = field(default=None, compare=False, repr=False)
     view_class: type | None = field(default=None, compare=False, repr=False)
@@ -123,11 +92,12 @@ def _gettable(callback) -> bool:
     return True  # a function view: try it
 
 
-def routes(urlconf: str | None = None) -> list[Route]:
+def routes(namespaces: Iterable[str], urlconf: str | None = None) -> list[Route]:
     """Named GET routes under the benchmarked namespaces, one per name."""
+    wanted = set(namespaces)
     found: dict[str, Route] = {}
     for name, pattern in _walk(get_resolver(urlconf).url_patterns):
-        if name.split(":", 1)[0] not in NAMESPACES or name in found:
+        if name.split(":", 1)[0] not in wanted or name in found:
             continue
         kwargs = _kwargs(pattern)
         if "format" in kwargs or not _gettable(pattern.callback):
@@ -145,93 +115,76 @@ def view_label(callback) -> str:
     return f"{target.__module__}.{target.__qualname__}"
 
 
-_MODELS: dict[str, type[Model]] = {
-    m._meta.model_name: m for m in (Book, Author, Genre, Publisher, Review)
-}
+def model_named(name: str, near: object = None) -> type[Model] | None:
+    """The installed model whose model_name is ``name``; on a tie, the one in the
+    same top-level package as ``near`` (a view), else the first."""
+    found = [m for m in apps.get_models() if m._meta.model_name == name]
+    home = getattr(near, "__module__", "").split(".")[0]
+    same = [m for m in found if m.__module__.split(".")[0] == home]
+    return (same or found or [None])[0]
 
 
-def route_model(route: Route) -> type[Model] | None:
-    """The model a route's ``pk`` refers to: the view's queryset, else its name."""
+def route_model(route: Route, base: str) -> type[Model] | None:
+    """The model a route's ``pk`` refers to: the view's queryset or model, else the
+    model named by the route (``book-list``: book), ``base`` being its tuned name."""
     cls = view_class(route.callback)
     for attr in ("queryset", "model"):
         value = getattr(cls, attr, None) if cls else None
         model = getattr(value, "model", value)
         if isinstance(model, type) and issubclass(model, Model):
             return model
-    base = route.local_name.removeprefix(NAIVE_PREFIX)
-    return _MODELS.get(base.split("-", 1)[0])
+    return model_named(base.split("-", 1)[0], cls or route.callback)
 
 
-def scenario_name(route: Route) -> str:
-    base = route.local_name.removeprefix(NAIVE_PREFIX)
-    declared = NAMES.get(f"{route.namespace}:{base}")
-    if declared:
-        return declared
-    prefix = NAMESPACES[route.namespace]
+def scenario_name(route: Route, base: str, declared: Declarations) -> str:
+    """``api:book-list`` -> ``api.books.list``, unless NAMES says otherwise."""
+    group = route.name.removesuffix(route.local_name) + base
+    if group in declared.names:
+        return declared.names[group]
+    prefix = declared.namespaces[route.namespace]
     head, _, rest = base.partition("-")
-    if head in _MODELS and rest:
+    if rest and model_named(head) is not None:
         return f"{prefix}.{head}s.{rest.replace('-', '.')}"
     return f"{prefix}.{base.replace('-', '.')}"
 
 
 class Dataset:
-    """Real ids and terms for route arguments, picked once from the data."""
+    """Real values for placeholders and route arguments, each looked up once.
 
-    def __init__(self) -> None:
+    A declared pick wins; a model's argument without one takes the first row's value.
+    """
+
+    def __init__(self, picks: Mapping[str, Callable[[], object]]) -> None:
+        self._picks = picks
         self._cache: dict[str, object] = {}
-
-    def _top(self, model: type[Model], group: str) -> object | None:
-        row = (
-            model.objects.filter(**{f"{group}__isnull": False})
-            .order_by()
-            .values(group)
-            .annotate(n=Count("pk"))
-            .order_by("-n", group)
-            .first()
-        )
-        return row[group] if row else None
 
     def value(self, key: str) -> object | None:
         if key not in self._cache:
-            self._cache[key] = self._pick(key)
+            pick = self._picks.get(key)
+            self._cache[key] = pick() if pick is not None else None
         return self._cache[key]
 
-    def _pick(self, key: str) -> object | None:
-        if key == "book":  # the most-reviewed book: the heaviest detail page
-            return (
-                self._top(Review, "book")
-                or Book.objects.values_list("pk", flat=True).first()
-            )
-        if key == "author":  # the author with most books
-            return self._top(Book, "author")
-        if key == "publisher":
-            return self._top(Book, "publisher")
-        if key == "genre_id":
-            return self._top(Book.genres.through, "genre")
-        if key == "genre":
-            genre_id = self.value("genre_id")
-            return (
-                Genre.objects.filter(pk=genre_id).values_list("slug", flat=True).first()
-            )
-        if key == "review":
-            return Review.objects.order_by("-pk").values_list("pk", flat=True).first()
-        if key == "search":  # a word of the top book's title: a realistic hit rate
-            title = (
-                Book.objects.filter(pk=self.value("book"))
-                .values_list("title", flat=True)
-                .first()
-            )
-            words = [w.strip(".,:;'\"") for w in (title or "").split() if len(w) > 3]
-            return words[-1] if words else None
-        model = _MODELS.get(key)
-        if model is not None:
-            return model.objects.order_by("pk").values_list("pk", flat=True).first()
-        return None
+    def _or_first(self, key: str, model: type[Model], column: str) -> object | None:
+        value = self.value(key)
+        if value is None:
+            rows = model._default_manager.order_by("pk")
+            value = rows.values_list(column, flat=True).first()
+        return value
 
-    def model_id(self, model: type[Model]) -> object | None:
-        if model is Genre:
-            return self.value("genre_id")
-        return self.value(model._meta.model_name)
+    def argument(self, arg: str, model: type[Model] | None) -> object | None:
+        """``pk`` of a view over Book: PICKS["book"]; ``slug``: PICKS["book_slug"];
+        ``book_pk`` anywhere: PICKS["book"]; else the first row's value."""
+        if model is not None:
+            name = model._meta.model_name
+            if arg in ("pk", "id"):
+                return self._or_first(name, model, "pk")
+            if any(f.name == arg for f in model._meta.concrete_fields):
+                return self._or_first(f"{name}_{arg}", model, arg)
+        key = arg.removesuffix("_pk").removesuffix("_id")
+        related = model_named(key)
+        if related is not None:
+            return self._or_first(key, related, "pk")
+        return self.value(key)
 
 
 def _deep_cursor(client: Client, path: str) -> str | None:
@@ -252,6 +205,20 @@ def _deep_cursor(client: Client, path: str) -> str | None:
     return cursor
 
 
+class DeepCursors:
+    """The deep cursor of a list route, built once, on first use."""
+
+    def __init__(self, client: Client, urlconf: str | None) -> None:
+        self.client, self.urlconf = client, urlconf
+        self._built: dict[str, str | None] = {}
+
+    def __call__(self, route: str, kwargs: dict) -> str | None:
+        if route not in self._built:
+            path = reverse(route, kwargs=kwargs or None, urlconf=self.urlconf)
+            self._built[route] = _deep_cursor(self.client, path)
+        return self._built[route]
+
+
 def _fill(
     params: dict[str, str], lookup: Callable[[str], object | None]
 ) -> dict[str, str] | None:
@@ -268,65 +235,65 @@ def _fill(
     return filled
 
 
+def _route_scenarios(
+    route: Route,
+    declared: Declarations,
+    dataset: Dataset,
+    deep: DeepCursors,
+    notes: list[str],
+) -> list[Scenario]:
+    """The default scenario of one route, then its declared variants."""
+    base, naive = declared.untuned(route.local_name)
+    group = route.name.removesuffix(route.local_name) + base
+    model = route_model(route, base)
+    kwargs = {arg: dataset.argument(arg, model) for arg in route.kwargs}
+    if any(v is None for v in kwargs.values()):
+        notes.append(f"{route.name}: no value for {list(route.kwargs)}; skipped")
+        return []
+    try:
+        path = reverse(route.name, kwargs=kwargs or None, urlconf=deep.urlconf)
+    except NoReverseMatch:
+        notes.append(f"{route.name}: cannot reverse with {kwargs}; skipped")
+        return []
+    name = scenario_name(route, base, declared)
+    common = {
+        "variant": "naive" if naive else "tuned",
+        "route": route.name,
+        "view": view_label(route.callback),
+        "group": group,
+        "model": model,
+        "view_class": view_class(route.callback),
+    }
+    found = [Scenario(name=name, path=path, **common)]
+
+    def lookup(key: str) -> object | None:
+        # Built from the tuned route, so both twins read the same page.
+        return deep(group, kwargs) if key == DEEP_CURSOR else dataset.value(key)
+
+    for suffix, params in declared.variants.get(group, {}).items():
+        filled = _fill(params, lookup)
+        if filled is None:
+            notes.append(f"{route.name}: no data for variant {suffix}")
+            continue
+        query = urlencode(filled)
+        found.append(
+            Scenario(name=f"{name}.{suffix}", path=f"{path}?{query}", **common)
+        )
+    return found
+
+
 def discover(
-    client: Client, dataset: Dataset, urlconf: str | None = None
+    client: Client,
+    declared: Declarations,
+    dataset: Dataset,
+    urlconf: str | None = None,
 ) -> tuple[list[Scenario], list[str]]:
     """Every scenario for the current URLconf, and notes on routes that were skipped."""
     scenarios: list[Scenario] = []
     notes: list[str] = []
-    deep: dict[str, str | None] = {}
-    for route in routes(urlconf):
-        kwargs = {}
-        model = route_model(route)
-        for arg in route.kwargs:
-            key = arg.removesuffix("_pk").removesuffix("_id")
-            if key in ("pk", "id") and model is not None:
-                value = dataset.model_id(model)
-            elif key == "slug" and model is Genre:
-                value = dataset.value("genre")
-            else:
-                value = dataset.value(key)
-            kwargs[arg] = value
-        if any(v is None for v in kwargs.values()):
-            notes.append(f"{route.name}: no value for {list(route.kwargs)}; skipped")
-            continue
-        try:
-            path = reverse(route.name, kwargs=kwargs or None, urlconf=urlconf)
-        except NoReverseMatch:
-            notes.append(f"{route.name}: cannot reverse with {kwargs}; skipped")
-            continue
-        name = scenario_name(route)
-        naive = route.local_name.startswith(NAIVE_PREFIX)
-        variant = "naive" if naive else "tuned"
-        label = view_label(route.callback)
-        extras = {"model": model, "view_class": view_class(route.callback)}
-        scenarios.append(Scenario(name, variant, route.name, path, label, **extras))
-        tuned_route = f"{route.namespace}:{route.local_name.removeprefix(NAIVE_PREFIX)}"
-
-        def lookup(key: str, tuned_route: str = tuned_route) -> object | None:
-            if key != "deep_cursor":
-                return dataset.value(key)
-            # Built once from the tuned route, so both twins read the same page.
-            if tuned_route not in deep:
-                base = reverse(tuned_route, urlconf=urlconf)
-                deep[tuned_route] = _deep_cursor(client, base)
-            return deep[tuned_route]
-
-        for extra in VARIANTS.get(tuned_route, ()):
-            params = _fill(extra.params, lookup)
-            if params is None:
-                notes.append(f"{route.name}: no data for variant {extra.suffix}")
-                continue
-            scenarios.append(
-                Scenario(
-                    f"{name}.{extra.suffix}",
-                    variant,
-                    route.name,
-                    f"{path}?{urlencode(params)}",
-                    label,
-                    **extras,
-                )
-            )
+    deep = DeepCursors(client, urlconf)
+    for route in routes(declared.namespaces, urlconf):
+        scenarios.extend(_route_scenarios(route, declared, dataset, deep, notes))
     scenarios.sort(key=lambda s: (s.name, s.variant != "tuned"))
     return scenarios, notes
 

@@ -17,6 +17,7 @@ from bench.explain import (
     flag_postgres_plan,
     flag_sqlite_plan,
 )
+from bench.registry import declarations
 from bench.runner import percentiles
 from bench.scenarios import Dataset, discover
 from bench.sql import fingerprint, fix_hint
@@ -176,7 +177,10 @@ def test_discovery_gives_detail_routes_the_most_reviewed_book(book_factory):
 
     ReviewFactory.create_batch(4, book=books[1])
 
-    scenarios, _ = discover(make_client(), Dataset(), urlconf=TEST_URLS)
+    declared = declarations()
+    scenarios, _ = discover(
+        make_client(), declared, Dataset(declared.picks), urlconf=TEST_URLS
+    )
 
     by_key = {(s.name, s.variant): s for s in scenarios}
     assert by_key[("api.books.detail", "tuned")].path == f"/api/books/{books[1].pk}/"
@@ -325,7 +329,7 @@ def test_dataset_picks_the_author_with_most_books(book_factory):
     prolific = AuthorFactory()
     BookFactory.create_batch(5, author=prolific, published=date(2001, 1, 1))
 
-    assert Dataset().value("author") == prolific.pk
+    assert Dataset(declarations().picks).value("author") == prolific.pk
 
 
 def test_repo_query_budgets_hold_on_the_real_api_and_pages(book_factory, tmp_path):

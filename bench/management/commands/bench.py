@@ -10,6 +10,7 @@ request.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import time
@@ -28,10 +29,10 @@ from bench import budgets as budgetmod
 from bench import explain as explainmod
 from bench import report
 from bench.client import make_client
+from bench.probe import clear_caches
+from bench.registry import declarations
 from bench.runner import CACHE_MODES, Result, dataset_info, run
 from bench.scenarios import Dataset, discover, select
-from books import seeding
-from books.models import Book
 
 
 def _sizes(value: str) -> list[int]:
@@ -115,6 +116,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         self.verbosity = options["verbosity"]
+        self.declared = declarations()
         self.console = report.console_for(self.stdout)
         if options["repeat"] is not None and options["repeat"] < 1:
             raise CommandError("--repeat must be >= 1")
@@ -144,26 +146,17 @@ class Command(BaseCommand):
         if sizes and options["list"]:
             raise CommandError("--list never reseeds; drop --sizes to list scenarios.")
         if sizes:
-            db = connection.settings_dict.get("NAME")
-            self.stdout.write(
-                self.style.WARNING(
-                    f"--sizes DELETES every book, author and review in database "
-                    f"{db!r} and reseeds it at {', '.join(f'{n:,}' for n in sizes)} "
-                    f"books. The database is left at {sizes[-1]:,} books."
-                )
-            )
-        elif not Book.objects.exists():
-            raise CommandError(
-                "No books to benchmark: run `manage.py seed --books 2000` first."
-            )
+            self._warn_reseed(sizes)
+        else:
+            self._check_data()
 
         client = make_client()
         steps = []
         for size in sizes or [None]:
             if size is not None:
                 self._reseed(size)
-            steps.append(self._measure(client, options, modes))
-        dataset, results, notes = steps[-1]
+            steps.append((size, *self._measure(client, options, modes)))
+        _, dataset, results, notes = steps[-1]
 
         if options["list"]:
             return
@@ -187,8 +180,8 @@ class Command(BaseCommand):
         }
         if sizes:
             extra["sizes"] = [
-                {"dataset": d, "scenarios": [r.as_json() for r in res]}
-                for d, res, _ in steps
+                {"size": size, "dataset": d, "scenarios": [r.as_json() for r in res]}
+                for size, d, res, _ in steps
             ]
             self._print_sizes(steps)
         if options["explain"]:
@@ -231,17 +224,49 @@ class Command(BaseCommand):
         if self.verbosity >= level:
             self.stdout.write(message)
 
+    def _warn_reseed(self, sizes: list[int]) -> None:
+        """--sizes needs a declared RESEED; say what it destroys before it runs."""
+        if not self.declared.reseed:
+            raise CommandError(
+                "--sizes needs an app to declare RESEED in its bench.py "
+                f"(read: {', '.join(self.declared.sources) or 'none'})."
+            )
+        db = connection.settings_dict.get("NAME")
+        what = " ".join(
+            (reseed.__doc__ or f"{reseed.__qualname__} deletes and reseeds data.")
+            .strip()
+            .splitlines()[0]
+            for reseed in self.declared.reseed
+        )
+        self.stdout.write(
+            self.style.WARNING(
+                f"--sizes reseeds database {db!r} at each of "
+                f"{', '.join(f'{n:,}' for n in sizes)}: {what} The database is left "
+                f"at size {sizes[-1]:,}."
+            )
+        )
+
+    def _check_data(self) -> None:
+        """Stop early when every declared dataset count is 0: nothing to measure."""
+        counts = {name: count() for name, count in self.declared.dataset.items()}
+        if counts and not any(counts.values()):
+            listed = ", ".join(f"{name} 0" for name in counts)
+            raise CommandError(
+                f"No data to benchmark ({listed}): seed the database first."
+            )
+
     def _reseed(self, size: int) -> None:
         started = time.perf_counter()
-        seeding.reset()
-        seeding.seed(books=size, authors=max(1, size // 8), seed=42)
-        self._say(f"Reseeded {size:,} books in {time.perf_counter() - started:.1f}s.")
+        for reseed in self.declared.reseed:
+            reseed(size)
+        self._say(f"Reseeded at size {size:,} in {time.perf_counter() - started:.1f}s.")
 
     def _measure(
         self, client, options, modes: tuple[str, ...]
     ) -> tuple[dict, list[Result], list[str]]:
-        dataset = dataset_info()
-        scenarios, notes = discover(client, Dataset())
+        dataset = dataset_info(self.declared.dataset)
+        picks = Dataset(self.declared.picks)
+        scenarios, notes = discover(client, self.declared, picks)
         scenarios = select(scenarios, options["scenario"])
         if not scenarios:
             raise CommandError(
@@ -262,7 +287,7 @@ class Command(BaseCommand):
             transient=True,
             disable=self.verbosity == 0,
         ) as bar:
-            task = bar.add_task(f"bench ({dataset['books']:,} books)", total=steps)
+            task = bar.add_task(f"bench ({report.describe(dataset)})", total=steps)
             done = {"n": 0}
 
             def advance(label: str) -> None:
@@ -277,6 +302,7 @@ class Command(BaseCommand):
                 repeat=options["repeat"],
                 timing=timing,
                 modes=modes,
+                clear=functools.partial(clear_caches, self.declared.clear_cache),
                 advance=advance,
             )
         return dataset, results, notes
@@ -286,10 +312,7 @@ class Command(BaseCommand):
     def _print_results(self, dataset, results, breaches, notes) -> None:
         if not self.verbosity:
             return
-        title = (
-            f"bench: {dataset['books']:,} books, {dataset['authors']:,} authors, "
-            f"{dataset['reviews']:,} reviews on {dataset['database']}"
-        )
+        title = f"bench: {report.describe(dataset)}"
         self.console.print(report.build_table(results, breaches, title))
         self.console.print(
             "queries/dups: tuned / naive (naive in yellow, budget breach in red). "
@@ -357,14 +380,12 @@ class Command(BaseCommand):
         table = Table(title="growth with data size (cold cache)", title_justify="left")
         table.add_column("scenario")
         table.add_column("variant")
-        for dataset, _, _ in steps:
-            table.add_column(
-                f"{dataset['books']:,} books\nqueries / p50 ms", justify="right"
-            )
-        keys = list(dict.fromkeys((r.name, r.variant) for r in steps[-1][1]))
+        for size, _, _, _ in steps:
+            table.add_column(f"size {size:,}\nqueries / p50 ms", justify="right")
+        keys = list(dict.fromkeys((r.name, r.variant) for r in steps[-1][2]))
         for name, variant in keys:
             cells = []
-            for _, results, _ in steps:
+            for _, _, results, _ in steps:
                 found = next(
                     (
                         r
