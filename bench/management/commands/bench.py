@@ -29,6 +29,7 @@ from bench import budgets as budgetmod
 from bench import explain as explainmod
 from bench import report
 from bench.client import make_client
+from bench.html_report import write_html
 from bench.probe import clear_caches
 from bench.registry import declarations
 from bench.runner import CACHE_MODES, Result, dataset_info, run
@@ -206,7 +207,7 @@ class Command(BaseCommand):
             report.write_json(options["json"], doc)
             self._say(f"Wrote {options['json']}")
         if options["html"]:
-            report.write_html(options["html"], doc)
+            write_html(options["html"], doc)
             self._say(f"Wrote {options['html']}")
         if breaches:
             for breach in breaches:
