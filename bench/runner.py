@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -157,11 +158,32 @@ def _queryset_site(cls: type | None) -> str | None:
     return None
 
 
+def _n_plus_one_site(
+    fp: str, group: list[Query], parent: type[Model] | None, where: str | None
+) -> dict:
+    """One repeated fingerprint: where it came from and the queryset call to fix it."""
+    sites = Counter(q.site for q in group)
+    templates = Counter(q.template for q in group if q.template)
+    hint = sqlmod.fix_hint(fp, parent)
+    if hint and where:
+        hint = f"{hint} in {where}"
+    return {
+        "fingerprint": fp,
+        "summary": sqlmod.summary(fp),
+        "count": len(group),
+        "table": sqlmod.main_table(fp),
+        "site": sites.most_common(1)[0][0],
+        "template": templates.most_common(1)[0][0] if templates else None,
+        "hint": hint,
+    }
+
+
 def analyse(result: Result, queries: list[Query]) -> None:
     """Counts, duplicate fingerprints, N+1 sites and fix hints for one request."""
     groups: dict[str, list[Query]] = defaultdict(list)
     for query in queries:
         groups[sqlmod.fingerprint(query.sql)].append(query)
+    by_size = sorted(groups.items(), key=lambda item: -len(item[1]))
     exact = Counter((q.sql, repr(q.params)) for q in queries)
     result.queries = len(queries)
     result.db_ms = sum(q.ms for q in queries)
@@ -169,31 +191,16 @@ def analyse(result: Result, queries: list[Query]) -> None:
     result.exact_duplicates = sum(n - 1 for n in exact.values())
     result.fingerprints = [
         {"fingerprint": fp, "count": len(g), "ms": round(sum(q.ms for q in g), 2)}
-        for fp, g in sorted(groups.items(), key=lambda item: -len(item[1]))
+        for fp, g in by_size
     ]
     result.samples = [(g[0].sql, g[0].params) for g in groups.values()]
-    repeated = {fp: g for fp, g in groups.items() if len(g) >= N_PLUS_ONE_MIN}
-    if not repeated:
-        return
-    parent = _parent_model(result.scenario, queries)
-    where = _queryset_site(result.scenario.view_class)
-    for fp, group in sorted(repeated.items(), key=lambda item: -len(item[1])):
-        sites = Counter(q.site for q in group)
-        templates = Counter(q.template for q in group if q.template)
-        hint = sqlmod.fix_hint(fp, parent)
-        if hint and where:
-            hint = f"{hint} in {where}"
-        result.n_plus_one.append(
-            {
-                "fingerprint": fp,
-                "summary": sqlmod.summary(fp),
-                "count": len(group),
-                "table": sqlmod.main_table(fp),
-                "site": sites.most_common(1)[0][0],
-                "template": templates.most_common(1)[0][0] if templates else None,
-                "hint": hint,
-            }
-        )
+    repeated = [(fp, g) for fp, g in by_size if len(g) >= N_PLUS_ONE_MIN]
+    if repeated:
+        parent = _parent_model(result.scenario, queries)
+        where = _queryset_site(result.scenario.view_class)
+        result.n_plus_one = [
+            _n_plus_one_site(fp, group, parent, where) for fp, group in repeated
+        ]
 
 
 def audit(
@@ -275,6 +282,15 @@ def time_pair(
         result.noisy = len(taken) >= 3 and spread > NOISY_SPREAD * max(
             result.p50_ms, 0.5
         )
+
+
+class Step(NamedTuple):
+    """One measurement of every scenario; with --sizes, one per size."""
+
+    size: int | None
+    dataset: dict
+    results: list[Result]
+    notes: list[str]
 
 
 def dataset_info(counts: Mapping[str, Callable[[], int]]) -> dict:

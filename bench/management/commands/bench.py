@@ -1,11 +1,11 @@
 """Audit every endpoint and page: ``manage.py bench``.
 
-For each scenario (every GET route of the API and the HTML pages, tuned and naive,
+For each scenario (every GET route of the declared URL namespaces, tuned and naive,
 cold and warm cache) an audit pass records the queries (count, duplicate fingerprints,
 N+1 sites with the line that issued them and a fix hint), then a separate timing pass
 with no instrumentation measures p50/p95/p99. Budgets fail the run (exit status 1), so
 CI can gate on it. Benchmarking never changes data; only ``--sizes`` reseeds, on
-request.
+request, through an app's declared RESEED.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import json
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import django
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from bench import budgets as budgetmod
@@ -30,13 +31,16 @@ from bench import explain as explainmod
 from bench import report
 from bench.client import make_client
 from bench.html_report import write_html
+from bench.loadtest import check_loopback, load
 from bench.probe import clear_caches
 from bench.registry import declarations
-from bench.runner import CACHE_MODES, Result, dataset_info, run
-from bench.scenarios import Dataset, discover, select
+from bench.runner import CACHE_MODES, Result, Step, dataset_info, run
+from bench.scenarios import Dataset, Scenario, discover, select
 
 
-def _sizes(value: str) -> list[int]:
+def _sizes(value: str | None) -> list[int] | None:
+    if not value:
+        return None
     try:
         sizes = [int(part.replace("_", "")) for part in value.split(",") if part]
     except ValueError as exc:
@@ -44,6 +48,55 @@ def _sizes(value: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise CommandError("--sizes needs positive book counts, e.g. 1000,10000")
     return sizes
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    """Reject impossible combinations before anything is measured."""
+    if options["repeat"] is not None and options["repeat"] < 1:
+        raise CommandError("--repeat must be >= 1")
+    if options["concurrency"] < 1 or options["duration"] <= 0:
+        raise CommandError("--concurrency must be >= 1 and --duration > 0")
+    if options["sizes"] and options["list"]:
+        raise CommandError("--list never reseeds; drop --sizes to list scenarios.")
+    if options["url"]:
+        try:
+            check_loopback(options["url"])
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"--url: {exc}") from exc
+
+
+def _modes(options: dict[str, Any]) -> tuple[str, ...]:
+    """--cold, --warm, or both when neither is given."""
+    either = options["cold"] or options["warm"]
+    return tuple(m for m in CACHE_MODES if options[m] or not either)
+
+
+def _budgets(path: str | None) -> list[budgetmod.Budget]:
+    if not path:
+        return []
+    try:
+        return budgetmod.load(path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--budget: {exc}") from exc
+
+
+def _baseline(path: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--compare: {exc}") from exc
+
+
+def _meta(options: dict[str, Any], modes: tuple[str, ...]) -> dict:
+    return {
+        "generated": timezone.now().isoformat(timespec="seconds"),
+        "django": django.get_version(),
+        "python": platform.python_version(),
+        "debug": settings.DEBUG,
+        "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "repeat": options["repeat"] or "auto",
+        "cache_modes": list(modes),
+    }
 
 
 class Command(BaseCommand):
@@ -117,107 +170,35 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         self.verbosity = options["verbosity"]
-        self.declared = declarations()
         self.console = report.console_for(self.stdout)
-        if options["repeat"] is not None and options["repeat"] < 1:
-            raise CommandError("--repeat must be >= 1")
-        if options["concurrency"] < 1 or options["duration"] <= 0:
-            raise CommandError("--concurrency must be >= 1 and --duration > 0")
-        modes = tuple(
-            m
-            for m in CACHE_MODES
-            if options[m] or not (options["cold"] or options["warm"])
-        )
-        budgets = []
-        if options["budget"]:
-            try:
-                budgets = budgetmod.load(options["budget"])
-            except (OSError, ValueError) as exc:
-                raise CommandError(f"--budget: {exc}") from exc
-        url = options["url"]
-        if url:
-            from bench.loadtest import check_loopback
-
-            try:
-                check_loopback(url)
-            except (OSError, ValueError) as exc:
-                raise CommandError(f"--url: {exc}") from exc
-
-        sizes = _sizes(options["sizes"]) if options["sizes"] else None
-        if sizes and options["list"]:
-            raise CommandError("--list never reseeds; drop --sizes to list scenarios.")
+        self.declared = declarations()
+        _check_options(options)
+        modes = _modes(options)
+        budgets = _budgets(options["budget"])
+        sizes = _sizes(options["sizes"])
         if sizes:
             self._warn_reseed(sizes)
         else:
             self._check_data()
 
-        client = make_client()
-        steps = []
-        for size in sizes or [None]:
-            if size is not None:
-                self._reseed(size)
-            steps.append((size, *self._measure(client, options, modes)))
-        _, dataset, results, notes = steps[-1]
-
+        steps = self._measure_sizes(options, modes, sizes)
         if options["list"]:
             return
-
-        rows = [r.as_json() for r in results]
+        last = steps[-1]
         breaches = budgetmod.check(
-            rows, budgets, timing=not options["no_timing_budgets"]
+            [r.as_json() for r in last.results],
+            budgets,
+            timing=not options["no_timing_budgets"],
         )
-        self._print_results(dataset, results, breaches, notes)
-
-        extra: dict = {
-            "meta": {
-                "generated": timezone.now().isoformat(timespec="seconds"),
-                "django": django.get_version(),
-                "python": platform.python_version(),
-                "debug": settings.DEBUG,
-                "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
-                "repeat": options["repeat"] or "auto",
-                "cache_modes": list(modes),
-            }
-        }
-        if sizes:
-            extra["sizes"] = [
-                {"size": size, "dataset": d, "scenarios": [r.as_json() for r in res]}
-                for size, d, res, _ in steps
-            ]
-            self._print_sizes(steps)
-        if options["explain"]:
-            findings = explainmod.explain_results(results)
-            extra["explain"] = [f.as_json() for f in findings]
-            self._print_explain(findings)
-        if url:
-            extra["http"] = self._load(url, results, options)
-
-        doc = report.document(dataset, results, breaches, extra)
+        self._print_results(last, breaches)
+        extra = self._extras(options, modes, steps)
+        doc = report.document(last.dataset, last.results, breaches, extra)
         if options["compare"]:
-            try:
-                baseline = json.loads(Path(options["compare"]).read_text())
-            except (OSError, ValueError) as exc:
-                raise CommandError(f"--compare: {exc}") from exc
-            doc["compare"] = {
-                "baseline": options["compare"],
-                "changes": report.compare(doc, baseline),
-            }
-            self._print_compare(doc["compare"]["changes"])
-        if options["json"]:
-            report.write_json(options["json"], doc)
-            self._say(f"Wrote {options['json']}")
-        if options["html"]:
-            write_html(options["html"], doc)
-            self._say(f"Wrote {options['html']}")
-        if breaches:
-            for breach in breaches:
-                self.stderr.write(f"budget breach: {breach}")
-            raise CommandError(
-                f"{len(breaches)} budget breach(es):\n"
-                + "\n".join(f"  {b}" for b in breaches)
-            )
-        if budgets and self.verbosity:
-            self.stdout.write(self.style.SUCCESS("All budgets met."))
+            changes = report.compare(doc, _baseline(options["compare"]))
+            doc["compare"] = {"baseline": options["compare"], "changes": changes}
+            self._print_lines(report.compare_lines(changes))
+        self._write(doc, options)
+        self._enforce(budgets, breaches)
 
     # --- steps ------------------------------------------------------------------
 
@@ -262,17 +243,33 @@ class Command(BaseCommand):
             reseed(size)
         self._say(f"Reseeded at size {size:,} in {time.perf_counter() - started:.1f}s.")
 
-    def _measure(
-        self, client, options, modes: tuple[str, ...]
-    ) -> tuple[dict, list[Result], list[str]]:
-        dataset = dataset_info(self.declared.dataset)
+    def _measure_sizes(
+        self, options: dict[str, Any], modes: tuple[str, ...], sizes: list[int] | None
+    ) -> list[Step]:
+        """One step, or one per size after reseeding at it."""
+        client = make_client()
+        steps = []
+        for size in sizes or [None]:
+            if size is not None:
+                self._reseed(size)
+            steps.append(Step(size, *self._measure(client, options, modes)))
+        return steps
+
+    def _scenarios(self, client: Client, patterns: list[str] | None) -> tuple:
         picks = Dataset(self.declared.picks)
         scenarios, notes = discover(client, self.declared, picks)
-        scenarios = select(scenarios, options["scenario"])
+        scenarios = select(scenarios, patterns)
         if not scenarios:
             raise CommandError(
                 "No scenario matches; run with --list to see the scenario names."
             )
+        return scenarios, notes
+
+    def _measure(
+        self, client: Client, options: dict[str, Any], modes: tuple[str, ...]
+    ) -> tuple[dict, list[Result], list[str]]:
+        dataset = dataset_info(self.declared.dataset)
+        scenarios, notes = self._scenarios(client, options["scenario"])
         if options["list"]:
             for s in scenarios:
                 self.stdout.write(f"{s.name:32} {s.variant:6} {s.path}")
@@ -308,195 +305,118 @@ class Command(BaseCommand):
             )
         return dataset, results, notes
 
-    # --- output -----------------------------------------------------------------
+    def _extras(
+        self, options: dict[str, Any], modes: tuple[str, ...], steps: list[Step]
+    ) -> dict:
+        """The --json extras (meta, growth, plans, HTTP load), each also printed."""
+        results = steps[-1].results
+        extra: dict = {"meta": _meta(options, modes)}
+        if steps[0].size is not None:
+            extra["sizes"] = [
+                {
+                    "size": step.size,
+                    "dataset": step.dataset,
+                    "scenarios": [r.as_json() for r in step.results],
+                }
+                for step in steps
+            ]
+            self._print(report.sizes_table(steps))
+        if options["explain"]:
+            findings = explainmod.explain_results(results)
+            extra["explain"] = [f.as_json() for f in findings]
+            self._print_lines(report.explain_lines(findings, self.verbosity >= 2))
+        if options["url"]:
+            extra["http"] = self._load(options, results)
+        return extra
 
-    def _print_results(self, dataset, results, breaches, notes) -> None:
-        if not self.verbosity:
-            return
-        title = f"bench: {report.describe(dataset)}"
-        self.console.print(report.build_table(results, breaches, title))
-        self.console.print(
-            "queries/dups: tuned / naive (naive in yellow, budget breach in red). "
-            "~ = noisy (p95 > 2 x p50). speed-up = naive p50 / tuned p50.",
-            style="dim",
+    def _load(self, options: dict[str, Any], results: list[Result]) -> dict:
+        url, concurrency = options["url"], options["concurrency"]
+        scenarios: list[Scenario] = list(
+            {r.scenario.key: r.scenario for r in results}.values()
         )
-        noisy = [r for r in results if r.noisy]
-        if noisy:
-            self.console.print(
-                f"{len(noisy)} of {len(results)} timings are noisy (~): rerun on a "
-                "quiet machine or with a larger --repeat before trusting them.",
-                style="yellow",
-            )
-        lines = report.n_plus_one_lines(results)
-        if lines:
-            self.console.print(Text("\nN+1 sites", style="bold"))
-            shown = lines if self.verbosity >= 2 else lines[:10]
-            for style, line in shown:
-                self.console.print(Text(line, style=style))
-            if len(shown) < len(lines):
-                self.console.print(
-                    f"... {len(lines) - len(shown)} more with --verbosity 2",
-                    style="dim",
-                )
-        errors = {(r.name, r.variant): r.error for r in results if r.error}
-        for (name, variant), error in errors.items():
-            self.console.print(Text(f"{name} [{variant}] failed: {error}", style="red"))
-        if settings.DEBUG:
-            self.console.print(
-                "DEBUG is on: every query is logged, so timings include debug "
-                "overhead. Run with DEBUG=false for honest numbers.",
-                style="yellow",
-            )
-        for note in notes if self.verbosity >= 2 else ():
-            self.console.print(Text(f"note: {note}", style="dim"))
-        for breach in breaches:
-            self.console.print(Text(f"BREACH {breach}", style="bold red"))
-
-    def _print_compare(self, changes: list[dict]) -> None:
-        if not self.verbosity:
-            return
-        if not changes:
-            self.console.print("No change against the baseline.", style="green")
-            return
-        self.console.print(Text("\nAgainst the baseline", style="bold"))
-        for change in changes:
-            label = f"{change['name']} [{change['variant']}, {change['cache']}]"
-            if "metric" not in change:
-                self.console.print(Text(f"  {change['change']}: {label}", style="dim"))
-                continue
-            bad = (
-                change["change"] in ("more", "slower") and change["variant"] == "tuned"
-            )
-            self.console.print(
-                Text(
-                    f"  {change['change']}: {label} {change['metric']} "
-                    f"{change['before']} -> {change['after']}",
-                    style="red" if bad else "green",
-                )
-            )
-
-    def _print_sizes(self, steps) -> None:
-        if not self.verbosity:
-            return
-        table = Table(title="growth with data size (cold cache)", title_justify="left")
-        table.add_column("scenario")
-        table.add_column("variant")
-        for size, _, _, _ in steps:
-            table.add_column(f"size {size:,}\nqueries / p50 ms", justify="right")
-        keys = list(dict.fromkeys((r.name, r.variant) for r in steps[-1][2]))
-        for name, variant in keys:
-            cells = []
-            for _, _, results, _ in steps:
-                found = next(
-                    (
-                        r
-                        for r in results
-                        if (r.name, r.variant, r.cache) == (name, variant, "cold")
-                    ),
-                    None,
-                )
-                cells.append(
-                    "-"
-                    if found is None
-                    else f"{found.queries} / {report._ms(found.p50_ms)}"
-                )
-            table.add_row(
-                name, variant, *cells, style="yellow" if variant == "naive" else None
-            )
-        self.console.print(table)
-
-    def _print_explain(self, findings) -> None:
-        if not self.verbosity:
-            return
-        flagged = [f for f in findings if f.flags]
-        self.console.print(
-            Text(
-                f"\nEXPLAIN: {len(findings)} distinct queries of the tuned scenarios, "
-                f"{len(flagged)} flagged",
-                style="bold red" if flagged else "bold green",
-            )
-        )
-        for finding in findings:
-            if finding.flags:
-                style, status = "red", "; ".join(finding.flags)
-            elif finding.notes:
-                style, status = "yellow", "note: " + "; ".join(finding.notes)
-            elif finding.error:
-                style, status = "yellow", finding.error
-            else:
-                style, status = "green", "ok"
-            quiet = not (finding.flags or finding.notes or finding.error)
-            if quiet and self.verbosity < 2:
-                names = ", ".join(finding.scenarios)
-                names = names if len(names) <= 50 else names[:47] + "..."
-                self.console.print(Text(f"  ok  {names}: {finding.headline}"))
-                continue
-            self.console.print(Text(f"  {status}", style=style))
-            self.console.print(Text(f"      {finding.fingerprint[:200]}", style="dim"))
-            self.console.print(
-                Text("      " + finding.plan.replace("\n", "\n      "), style="dim")
-            )
-
-    def _load(self, url: str, results: list[Result], options) -> dict:
-        from bench.loadtest import load
-
-        scenarios = list({r.scenario.key: r.scenario for r in results}.values())
         self._say(
             f"Load: {len(scenarios)} scenarios x {options['duration']:g}s at "
-            f"concurrency {options['concurrency']} against {url}"
+            f"concurrency {concurrency} against {url}"
         )
         loads = load(
-            url,
-            scenarios,
-            concurrency=options["concurrency"],
-            duration=options["duration"],
+            url, scenarios, concurrency=concurrency, duration=options["duration"]
         )
         rows = [load_result.as_json() for load_result in loads]
-        if self.verbosity:
-            queries = {
-                (r.name, r.variant): r.queries for r in results if r.cache == "warm"
-            }
-            table = Table(
-                title=f"over HTTP: {url} (concurrency {options['concurrency']})",
-                title_justify="left",
+        self._print(report.http_table(rows, results, url, concurrency))
+        if any(row["throttled"] for row in rows):
+            self._print_lines(
+                [
+                    (
+                        "yellow",
+                        "429s: the server throttles this one client address; start "
+                        "it with e.g. API_THROTTLE_ANON=1000000/min to measure "
+                        "throughput.",
+                    )
+                ]
             )
-            for column in ("scenario", "variant", "req/s", "p50 ms", "p95 ms"):
-                table.add_column(
-                    column,
-                    justify="left" if column in ("scenario", "variant") else "right",
-                )
-            table.add_column("tuned/naive\nreq/s", justify="right")
-            table.add_column("errors", justify="right")
-            table.add_column("queries warm\n(in-process)", justify="right")
-            rps = {(row["name"], row["variant"]): row["rps"] for row in rows}
-            for row in rows:
-                naive_rps = rps.get((row["name"], "naive"))
-                gain = (
-                    f"{row['rps'] / naive_rps:.1f}×"
-                    if row["variant"] == "tuned" and naive_rps
-                    else ""
-                )
-                table.add_row(
-                    row["name"],
-                    row["variant"],
-                    f"{row['rps']:.0f}",
-                    report._ms(row["p50_ms"]),
-                    report._ms(row["p95_ms"]),
-                    gain,
-                    Text(str(row["errors"]), style="red" if row["errors"] else ""),
-                    str(queries.get((row["name"], row["variant"]), "-")),
-                    style="yellow" if row["variant"] == "naive" else None,
-                )
-            self.console.print(table)
-            if any(row["throttled"] for row in rows):
-                self.console.print(
-                    "429s: the server throttles this one client address; start it "
-                    "with e.g. API_THROTTLE_ANON=1000000/min to measure throughput.",
-                    style="yellow",
-                )
         return {
             "url": url,
-            "concurrency": options["concurrency"],
+            "concurrency": concurrency,
             "duration_s": options["duration"],
             "scenarios": rows,
         }
+
+    def _write(self, doc: dict, options: dict[str, Any]) -> None:
+        if options["json"]:
+            report.write_json(options["json"], doc)
+            self._say(f"Wrote {options['json']}")
+        if options["html"]:
+            write_html(options["html"], doc)
+            self._say(f"Wrote {options['html']}")
+
+    def _enforce(
+        self, budgets: list[budgetmod.Budget], breaches: list[budgetmod.Breach]
+    ) -> None:
+        """Exit status 1 (CommandError) on any breach, each one also on stderr."""
+        if breaches:
+            for breach in breaches:
+                self.stderr.write(f"budget breach: {breach}")
+            raise CommandError(
+                f"{len(breaches)} budget breach(es):\n"
+                + "\n".join(f"  {b}" for b in breaches)
+            )
+        if budgets and self.verbosity:
+            self.stdout.write(self.style.SUCCESS("All budgets met."))
+
+    # --- output -----------------------------------------------------------------
+
+    def _print(self, renderable: object) -> None:
+        if self.verbosity:
+            self.console.print(renderable)
+
+    def _print_lines(self, lines: list[tuple[str, str]]) -> None:
+        """(style, text) pairs, as the report module builds them."""
+        for style, line in lines if self.verbosity else ():
+            self.console.print(Text(line, style=style))
+
+    def _print_results(self, step: Step, breaches: list[budgetmod.Breach]) -> None:
+        if not self.verbosity:
+            return
+        title = f"bench: {report.describe(step.dataset)}"
+        self.console.print(report.build_table(step.results, breaches, title))
+        self._print_lines(report.legend_lines(step.results))
+        self._print_n_plus_one(step.results)
+        errors = {(r.name, r.variant): r.error for r in step.results if r.error}
+        self._print_lines(
+            [("red", f"{n} [{v}] failed: {e}") for (n, v), e in errors.items()]
+        )
+        if settings.DEBUG:
+            self._print_lines([("yellow", report.DEBUG_WARNING)])
+        if self.verbosity >= 2:
+            self._print_lines([("dim", f"note: {note}") for note in step.notes])
+        self._print_lines([("bold red", f"BREACH {breach}") for breach in breaches])
+
+    def _print_n_plus_one(self, results: list[Result]) -> None:
+        lines = report.n_plus_one_lines(results)
+        if not lines:
+            return
+        shown = lines if self.verbosity >= 2 else lines[:10]
+        self._print_lines([("bold", "\nN+1 sites"), *shown])
+        if len(shown) < len(lines):
+            more = len(lines) - len(shown)
+            self._print_lines([("dim", f"... {more} more with --verbosity 2")])
