@@ -93,7 +93,7 @@ CLEAR_CACHE = cache.clear
 
 
 def reseed(size: int) -> None:
-    """DELETES every book, author and review, then seeds ``size`` books (seed 42)."""
+    """DELETES every book, author and review, then seeds that many books (seed 42)."""
     seeding.reset()
     seeding.seed(books=size, authors=max(1, size // 8), seed=42)
 

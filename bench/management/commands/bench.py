@@ -46,7 +46,7 @@ def _sizes(value: str | None) -> list[int] | None:
     except ValueError as exc:
         raise CommandError(f"--sizes: {value!r} is not a list of integers") from exc
     if not sizes or min(sizes) < 1:
-        raise CommandError("--sizes needs positive book counts, e.g. 1000,10000")
+        raise CommandError("--sizes needs positive sizes, e.g. 1000,10000")
     return sizes
 
 
@@ -150,7 +150,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sizes",
             metavar="N,N,...",
-            help="DESTRUCTIVE: reseed at each book count and report the growth",
+            help="DESTRUCTIVE: reseed at each size (the apps' RESEED), report growth",
         )
         parser.add_argument(
             "--url",
