@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -74,15 +75,29 @@ def _class_location(cls: type, root: str) -> str:
     return ""
 
 
+def _above_wrappers(frame: FrameType) -> FrameType:
+    """The frame that ran the query, above Django's chain of execute wrappers.
+
+    A project may install execute wrappers of its own, called between Django's cursor
+    and this one; their frames are project code but not where the query came from.
+    """
+    probe: FrameType | None = frame
+    while probe is not None:
+        if probe.f_code.co_name == "_execute_with_wrappers" and probe.f_back:
+            return probe.f_back
+        probe = probe.f_back
+    return frame
+
+
 def _call_site(root: str) -> tuple[str | None, str | None]:
     """The first frame in project code, and the template line being rendered if any.
 
-    Frames in Django, DRF and this package are skipped, and so are middleware
-    ``__call__`` frames that only pass the request on. When a DRF serializer field
-    reads the attribute before any project frame does, the field is the site
-    (``NaiveBookSerializer.author``): that is where the lazy load hides.
+    Frames in Django, DRF, this package and execute wrappers are skipped, and so are
+    middleware ``__call__`` frames that only pass the request on. When a DRF
+    serializer field reads the attribute before any project frame does, the field is
+    the site (``NaiveBookSerializer.author``): that is where the lazy load hides.
     """
-    frame = sys._getframe(2)
+    frame: FrameType | None = _above_wrappers(sys._getframe(2))
     fallback = template = passing = None
     while frame is not None:
         filename = frame.f_code.co_filename
