@@ -52,7 +52,7 @@ $(STATIC_MANIFEST): $(STAMP) $(shell find static -type f 2>/dev/null)
 bench: $(STATIC_MANIFEST)
 	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py migrate --no-input
 	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py seed --books $(SEED_BOOKS) --if-empty
-	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py bench --budget books/bench/budgets.toml $(BENCH_ARGS)
+	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py bench --budget config/budgets.toml $(BENCH_ARGS)
 
 # Production-like, locally: DEBUG off, hashed + compressed static files, gunicorn
 # (config/gunicorn.py). The key below is for this machine only; deployments set their own.

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "core",
     "books",
     "api",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +342,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- bench ----------------------------------------------------------------------------
+
+# The budgets both `manage.py bench --budget` and the query-count tests read.
+BENCH_BUDGETS = BASE_DIR / "config" / "budgets.toml"
 
 # --- Logging --------------------------------------------------------------------------
 

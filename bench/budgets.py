@@ -1,7 +1,8 @@
 """Query and latency budgets: the one definition bench and the tests both read.
 
-Budgets live in ``budgets.toml`` next to this module (``--budget PATH`` reads another
-file of the same shape). Each ``[[budget]]`` names a scenario glob and any of
+Budgets are project data, not part of this app: a TOML file named by ``--budget PATH``,
+and by the ``BENCH_BUDGETS`` setting for code that wants the project's own (tests that
+assert a scenario's budget). Each ``[[budget]]`` names a scenario glob and any of
 ``max_queries``, ``max_duplicates`` and ``max_p95_ms``; every matching entry applies.
 Entries apply to the tuned variant unless ``variant`` says otherwise, and to both cache
 modes unless ``cache`` says otherwise.
@@ -14,7 +15,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_PATH = Path(__file__).with_name("budgets.toml")
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
 LIMITS = {
     "max_queries": "queries",
     "max_duplicates": "duplicate_queries",
@@ -57,8 +60,18 @@ class Breach:
         )
 
 
-def load(path: Path | str = DEFAULT_PATH) -> list[Budget]:
-    """Parse a budget file; unknown keys are an error, so typos cannot pass CI."""
+def default_path() -> Path | None:
+    """The project's budget file (``settings.BENCH_BUDGETS``), if it names one."""
+    path = getattr(settings, "BENCH_BUDGETS", None)
+    return Path(path) if path else None
+
+
+def load(path: Path | str | None = None) -> list[Budget]:
+    """Parse a budget file (default: ``BENCH_BUDGETS``); unknown keys are an error, so
+    typos cannot pass CI."""
+    path = path or default_path()
+    if path is None:
+        raise ImproperlyConfigured("No budget file: pass a path or set BENCH_BUDGETS.")
     with open(path, "rb") as handle:
         data = tomllib.load(handle)
     budgets = []

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
-_BENCH_DIR = str(Path(__file__).resolve().parent)
+_BENCH_DIR = f"{Path(__file__).resolve().parent}{os.sep}"
 _LIBRARY_MARKERS = ("site-packages", "dist-packages", f"{Path('lib', 'python')}")
 
 
@@ -34,12 +35,6 @@ class Query:
     ms: float
     site: str | None  # "api/serializers.py:41 in get_author"
     template: str | None  # "books/book_list.html:12", when a template issued it
-
-
-@dataclass
-class Recording:
-    queries: list[Query] = field(default_factory=list)
-    captured: int = 0  # what CaptureQueriesContext saw; must equal len(queries)
 
 
 def _project_root() -> str:
@@ -80,15 +75,29 @@ def _class_location(cls: type, root: str) -> str:
     return ""
 
 
+def _above_wrappers(frame: FrameType) -> FrameType:
+    """The frame that ran the query, above Django's chain of execute wrappers.
+
+    A project may install execute wrappers of its own, called between Django's cursor
+    and this one; their frames are project code but not where the query came from.
+    """
+    probe: FrameType | None = frame
+    while probe is not None:
+        if probe.f_code.co_name == "_execute_with_wrappers" and probe.f_back:
+            return probe.f_back
+        probe = probe.f_back
+    return frame
+
+
 def _call_site(root: str) -> tuple[str | None, str | None]:
     """The first frame in project code, and the template line being rendered if any.
 
-    Frames in Django, DRF and this package are skipped, and so are middleware
-    ``__call__`` frames that only pass the request on. When a DRF serializer field
-    reads the attribute before any project frame does, the field is the site
-    (``NaiveBookSerializer.author``): that is where the lazy load hides.
+    Frames in Django, DRF, this package and execute wrappers are skipped, and so are
+    middleware ``__call__`` frames that only pass the request on. When a DRF
+    serializer field reads the attribute before any project frame does, the field is
+    the site (``NaiveBookSerializer.author``): that is where the lazy load hides.
     """
-    frame = sys._getframe(2)
+    frame: FrameType | None = _above_wrappers(sys._getframe(2))
     fallback = template = passing = None
     while frame is not None:
         filename = frame.f_code.co_filename
@@ -118,26 +127,22 @@ def _call_site(root: str) -> tuple[str | None, str | None]:
 
 
 @contextmanager
-def record_queries(*, stacks: bool = True) -> Iterator[Recording]:
+def record_queries() -> Iterator[list[Query]]:
     """Record every statement on the default connection, with its call site."""
-    recording = Recording()
+    queries: list[Query] = []
     root = _project_root()
 
     def wrapper(execute, sql, params, many, context):
-        site, template = _call_site(root) if stacks else (None, None)
+        site, template = _call_site(root)
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
             ms = (time.perf_counter() - started) * 1000
-            recording.queries.append(Query(sql, params, ms, site, template))
+            queries.append(Query(sql, params, ms, site, template))
 
-    with (
-        CaptureQueriesContext(connection) as captured,
-        connection.execute_wrapper(wrapper),
-    ):
-        yield recording
-    recording.captured = len(captured)
+    with connection.execute_wrapper(wrapper):
+        yield queries
 
 
 NOT_DATA = ("throttle_",)  # DRF's per-client request history
@@ -147,10 +152,6 @@ NOT_DATA = ("throttle_",)  # DRF's per-client request history
 class CacheStats:
     gets: int = 0
     hits: int = 0
-
-    @property
-    def ratio(self) -> float | None:
-        return round(self.hits / self.gets, 3) if self.gets else None
 
 
 @contextmanager
@@ -210,14 +211,15 @@ def _install(backend, stats: CacheStats):
     return uninstall
 
 
-def clear_caches() -> None:
+def clear_caches(clear_shared: Sequence[Callable[[], None]] = ()) -> None:
     """Make every cache cold for the next request.
 
     A local-memory cache lives in this process only, so it is emptied outright: a
     generation bump would leave orphans that fill MAX_ENTRIES and trigger culls in
-    the middle of timed requests. A shared cache (Redis) is never flushed: the
-    project's ``books.cache.clear()`` bumps its generation, or, failing that, only
-    keys under this project's prefix are deleted.
+    the middle of timed requests. A shared cache (django-redis) is never flushed: the
+    apps' declared CLEAR_CACHE functions (``clear_shared``) make their entries
+    unreachable, or, when none is declared, only keys under the cache's KEY_PREFIX
+    are deleted.
     """
     shared = []
     for alias in settings.CACHES:
@@ -228,13 +230,9 @@ def clear_caches() -> None:
             backend.clear()
     if not shared:
         return
-    try:
-        from books import cache as project_cache
-    except ImportError:  # pragma: no cover - the caching layer is optional
-        project_cache = None
-    clear = getattr(project_cache, "clear", None)
-    if callable(clear):
-        clear()
+    if clear_shared:
+        for clear in clear_shared:
+            clear()
         return
     for backend in shared:
         raw = backend.client.get_client(write=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from books.bench.sql import fingerprint
+from bench.sql import fingerprint
 
 LARGE_TABLE_ROWS = 10_000
 _SORTS = {"Sort", "Incremental Sort"}

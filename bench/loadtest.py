@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from books.bench.runner import percentile
+from bench.runner import percentiles
 
 
 @dataclass
@@ -29,7 +29,7 @@ class LoadResult:
     samples: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        ok = self.samples or [0.0]
+        cuts = percentiles(self.samples or [0.0])
         return {
             "name": self.name,
             "variant": self.variant,
@@ -38,9 +38,9 @@ class LoadResult:
             "errors": self.errors,
             "throttled": self.throttled,
             "rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
-            "p50_ms": round(percentile(ok, 50), 2),
-            "p95_ms": round(percentile(ok, 95), 2),
-            "p99_ms": round(percentile(ok, 99), 2),
+            "p50_ms": round(cuts[50], 2),
+            "p95_ms": round(cuts[95], 2),
+            "p99_ms": round(cuts[99], 2),
         }
 
 

@@ -12,28 +12,29 @@ from __future__ import annotations
 import functools
 import gc
 import inspect
-import itertools
+import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 from django.test import Client
-from django.urls import resolve
 
-from books.bench import sql as sqlmod
-from books.bench.probe import (
+from bench import sql as sqlmod
+from bench.client import fetch
+from bench.probe import (
     CacheStats,
     Query,
     clear_caches,
     count_cache,
     record_queries,
 )
-from books.bench.scenarios import Scenario, body_of, view_class
-from books.models import Author, Book, Review
+from bench.scenarios import Scenario
 
 CACHE_MODES = ("cold", "warm")
 N_PLUS_ONE_MIN = 3  # the same fingerprint this many times in one request is an N+1
@@ -113,59 +114,22 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-# Anonymous visitors come from many addresses; one address making thousands of
-# requests a minute would only measure the throttle's 429. The documentation ranges
-# (RFC 5737) give 762 distinct, never-routed, never-internal addresses.
-_VISITORS = itertools.cycle(
-    [
-        f"{net}.{host}"
-        for net in ("192.0.2", "198.51.100", "203.0.113")
-        for host in range(1, 255)
-    ]
-)
+PERCENTILES = (50, 95, 99)
 
 
-def visitor() -> dict[str, str]:
-    """Request extras for the next anonymous visitor's address."""
-    return {"REMOTE_ADDR": next(_VISITORS)}
+def percentiles(samples: list[float]) -> dict[int, float]:
+    """p50, p95 and p99 by linear interpolation between closest ranks (numpy's
+    default, which is ``statistics.quantiles``' "inclusive" method)."""
+    if len(samples) == 1:
+        return dict.fromkeys(PERCENTILES, samples[0])
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {pct: cuts[pct - 1] for pct in PERCENTILES}
 
 
-def make_client() -> Client:
-    """An anonymous client that sends a Host the settings accept and asks for gzip."""
-    host = "localhost"
-    for allowed in settings.ALLOWED_HOSTS:
-        if allowed not in ("*", "testserver"):
-            host = allowed.lstrip(".")
-            break
-    # A 500 is reported as a result row, not raised. Visitor addresses are outside
-    # INTERNAL_IPS, so the debug toolbar (DEBUG=true) never injects itself.
-    return Client(
-        raise_request_exception=False,
-        HTTP_HOST=host,
-        HTTP_ACCEPT_ENCODING="gzip",
-        REMOTE_ADDR="192.0.2.1",
-    )
-
-
-def percentile(samples: list[float], pct: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(samples)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def _parent_model(scenario: Scenario, queries: list[Query]):
-    """The model a view lists or shows: its queryset's model, else the first query's."""
-    cls = view_class(resolve(scenario.path.split("?")[0]).func)
-    for attr in ("queryset", "model"):
-        value = getattr(cls, attr, None) if cls else None
-        model = getattr(value, "model", value)
-        if isinstance(model, type) and hasattr(model, "_meta"):
-            return model
+def _parent_model(scenario: Scenario, queries: list[Query]) -> type[Model] | None:
+    """The model a view lists or shows: the route's, else the first query's table."""
+    if scenario.model is not None:
+        return scenario.model
     for query in queries:
         model = sqlmod.model_for_table(sqlmod.main_table(query.sql))
         if model is not None:
@@ -173,13 +137,9 @@ def _parent_model(scenario: Scenario, queries: list[Query]):
     return None
 
 
-def _queryset_site(scenario: Scenario) -> str | None:
-    """Where the view builds its queryset: ``get_queryset`` or its ``queryset``."""
-    return _queryset_site_of(view_class(resolve(scenario.path.split("?")[0]).func))
-
-
 @functools.cache
-def _queryset_site_of(cls: type | None) -> str | None:
+def _queryset_site(cls: type | None) -> str | None:
+    """Where the view builds its queryset: ``get_queryset`` or its ``queryset``."""
     if cls is None:
         return None
     for klass in cls.__mro__:
@@ -198,11 +158,32 @@ def _queryset_site_of(cls: type | None) -> str | None:
     return None
 
 
+def _n_plus_one_site(
+    fp: str, group: list[Query], parent: type[Model] | None, where: str | None
+) -> dict:
+    """One repeated fingerprint: where it came from and the queryset call to fix it."""
+    sites = Counter(q.site for q in group)
+    templates = Counter(q.template for q in group if q.template)
+    hint = sqlmod.fix_hint(fp, parent)
+    if hint and where:
+        hint = f"{hint} in {where}"
+    return {
+        "fingerprint": fp,
+        "summary": sqlmod.summary(fp),
+        "count": len(group),
+        "table": sqlmod.main_table(fp),
+        "site": sites.most_common(1)[0][0],
+        "template": templates.most_common(1)[0][0] if templates else None,
+        "hint": hint,
+    }
+
+
 def analyse(result: Result, queries: list[Query]) -> None:
     """Counts, duplicate fingerprints, N+1 sites and fix hints for one request."""
     groups: dict[str, list[Query]] = defaultdict(list)
     for query in queries:
         groups[sqlmod.fingerprint(query.sql)].append(query)
+    by_size = sorted(groups.items(), key=lambda item: -len(item[1]))
     exact = Counter((q.sql, repr(q.params)) for q in queries)
     result.queries = len(queries)
     result.db_ms = sum(q.ms for q in queries)
@@ -210,53 +191,35 @@ def analyse(result: Result, queries: list[Query]) -> None:
     result.exact_duplicates = sum(n - 1 for n in exact.values())
     result.fingerprints = [
         {"fingerprint": fp, "count": len(g), "ms": round(sum(q.ms for q in g), 2)}
-        for fp, g in sorted(groups.items(), key=lambda item: -len(item[1]))
+        for fp, g in by_size
     ]
     result.samples = [(g[0].sql, g[0].params) for g in groups.values()]
-    repeated = {fp: g for fp, g in groups.items() if len(g) >= N_PLUS_ONE_MIN}
-    if not repeated:
-        return
-    parent = _parent_model(result.scenario, queries)
-    where = _queryset_site(result.scenario)
-    for fp, group in sorted(repeated.items(), key=lambda item: -len(item[1])):
-        sites = Counter(q.site for q in group)
-        templates = Counter(q.template for q in group if q.template)
-        hint = sqlmod.fix_hint(fp, parent)
-        if hint and where:
-            hint = f"{hint} in {where}"
-        result.n_plus_one.append(
-            {
-                "fingerprint": fp,
-                "summary": sqlmod.summary(fp),
-                "count": len(group),
-                "table": sqlmod.main_table(fp),
-                "site": sites.most_common(1)[0][0],
-                "template": templates.most_common(1)[0][0] if templates else None,
-                "hint": hint,
-            }
-        )
-
-
-def _request(client: Client, path: str):
-    response = client.get(path, **visitor())
-    body, gzip_bytes = body_of(response)
-    return response, body, gzip_bytes
+    repeated = [(fp, g) for fp, g in by_size if len(g) >= N_PLUS_ONE_MIN]
+    if repeated:
+        parent = _parent_model(result.scenario, queries)
+        where = _queryset_site(result.scenario.view_class)
+        result.n_plus_one = [
+            _n_plus_one_site(fp, group, parent, where) for fp, group in repeated
+        ]
 
 
 def audit(
-    client: Client, scenario: Scenario, modes: tuple[str, ...] = CACHE_MODES
+    client: Client,
+    scenario: Scenario,
+    modes: tuple[str, ...] = CACHE_MODES,
+    clear: Callable[[], None] = clear_caches,
 ) -> list[Result]:
-    """One recorded request per cache mode: cold (caches cleared), then warm."""
+    """One recorded request per cache mode: cold (``clear`` first), then warm."""
     results = []
     for mode in modes:
         result = Result(scenario, mode)
         if mode == "cold":
-            clear_caches()
+            clear()
         elif "cold" not in modes:
-            _request(client, scenario.path)  # prime: warm means a second request
+            fetch(client, scenario.path)  # prime: warm means a second request
         stats = CacheStats()
-        with record_queries() as recording, count_cache(stats):
-            response, body, gzip_bytes = _request(client, scenario.path)
+        with record_queries() as queries, count_cache(stats):
+            response, body, gzip_bytes = fetch(client, scenario.path)
         result.status = response.status_code
         result.bytes, result.gzip_bytes = len(body), gzip_bytes
         result.x_cache = response.get("X-Cache")
@@ -264,7 +227,7 @@ def audit(
         if exc_info:
             result.error = f"{exc_info[0].__name__}: {exc_info[1]}"
         result.cache_gets, result.cache_hits = stats.gets, stats.hits
-        analyse(result, recording.queries)
+        analyse(result, queries)
         results.append(result)
     return results
 
@@ -276,16 +239,21 @@ def _runs_for(first_ms: float, repeat: int | None) -> int:
     return max(AUTO_MIN_RUNS, min(AUTO_MAX_RUNS, wanted))
 
 
-def _timed_request(client: Client, result: Result) -> float:
+def _timed_request(client: Client, result: Result, clear: Callable[[], None]) -> float:
     """One uninstrumented request in ms; a cold one clears the caches first."""
     if result.cache == "cold":
-        clear_caches()
+        clear()
     started = time.perf_counter()
-    _request(client, result.scenario.path)
+    fetch(client, result.scenario.path)
     return (time.perf_counter() - started) * 1000
 
 
-def time_pair(client: Client, pair: list[Result], repeat: int | None) -> None:
+def time_pair(
+    client: Client,
+    pair: list[Result],
+    repeat: int | None,
+    clear: Callable[[], None] = clear_caches,
+) -> None:
     """Time a tuned result and its naive twin (same name, same cache mode).
 
     Each is warmed up (primed too when warm), then their samples alternate, so a
@@ -295,31 +263,40 @@ def time_pair(client: Client, pair: list[Result], repeat: int | None) -> None:
     runs, samples = {}, {}
     for result in pair:
         if result.cache == "warm":
-            _timed_request(client, result)  # prime
-        first = _timed_request(client, result)  # warm-up: templates, plans, pools
+            _timed_request(client, result, clear)  # prime
+        first = _timed_request(
+            client, result, clear
+        )  # warm-up: templates, plans, pools
         runs[id(result)] = _runs_for(first, repeat)
         samples[id(result)] = []
     for index in range(max(runs.values())):
         for result in pair:
             if index < runs[id(result)]:
-                samples[id(result)].append(_timed_request(client, result))
+                samples[id(result)].append(_timed_request(client, result, clear))
     for result in pair:
         taken = samples[id(result)]
         result.runs = len(taken)
-        result.p50_ms = percentile(taken, 50)
-        result.p95_ms = percentile(taken, 95)
-        result.p99_ms = percentile(taken, 99)
+        cuts = percentiles(taken)
+        result.p50_ms, result.p95_ms, result.p99_ms = cuts[50], cuts[95], cuts[99]
         spread = result.p95_ms - result.p50_ms
         result.noisy = len(taken) >= 3 and spread > NOISY_SPREAD * max(
             result.p50_ms, 0.5
         )
 
 
-def dataset_info() -> dict:
+class Step(NamedTuple):
+    """One measurement of every scenario; with --sizes, one per size."""
+
+    size: int | None
+    dataset: dict
+    results: list[Result]
+    notes: list[str]
+
+
+def dataset_info(counts: Mapping[str, Callable[[], int]]) -> dict:
+    """The declared counts (DATASET), then the database vendor."""
     return {
-        "books": Book.objects.count(),
-        "authors": Author.objects.count(),
-        "reviews": Review.objects.count(),
+        **{name: count() for name, count in counts.items()},
         "database": connection.vendor,
     }
 
@@ -331,14 +308,18 @@ def run(
     repeat: int | None,
     timing: bool = True,
     modes: tuple[str, ...] = CACHE_MODES,
+    clear: Callable[[], None] = clear_caches,
     advance: Callable[[str], None] | None = None,
 ) -> list[Result]:
-    """Audit every scenario, then time every scenario; results in scenario order."""
+    """Audit every scenario, then time every scenario; results in scenario order.
+
+    ``clear`` makes the caches cold (``probe.clear_caches`` with the declared
+    CLEAR_CACHE functions)."""
     results: list[Result] = []
     for scenario in scenarios:
         if advance:
             advance(f"audit {scenario.name} [{scenario.variant}]")
-        results.extend(audit(client, scenario, modes))
+        results.extend(audit(client, scenario, modes, clear))
     if timing:
         gc.collect()  # once: the audit's records are garbage now, not mid-timing
         pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
@@ -348,5 +329,5 @@ def run(
             if advance:
                 for _ in pair:
                     advance(f"time {name} [{cache}]")
-            time_pair(client, pair, repeat)
+            time_pair(client, pair, repeat, clear)
     return results

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from functools import cache
 
 from django.apps import apps
 from django.db import models
@@ -67,13 +66,15 @@ class _Edge:
     many: bool  # crosses a to-many relation (prefetch_related, not select_related)
 
 
-@cache
-def _tables() -> dict[str, type[models.Model]]:
-    return {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
-
-
 def model_for_table(table: str | None) -> type[models.Model] | None:
-    return _tables().get(table or "")
+    """The installed model (M2M through tables included) stored in ``table``.
+
+    Not memoised: apps.get_models() already is, and it follows INSTALLED_APPS when a
+    test swaps them."""
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.db_table == table:
+            return model
+    return None
 
 
 def _edges(model: type[models.Model]) -> list[_Edge]:
@@ -125,6 +126,77 @@ def _column_field(model: type[models.Model], column: str) -> models.Field | None
     return None
 
 
+def _where_field(sql: str) -> tuple[type[models.Model], models.Field] | None:
+    """The model and field of the first ``"table"."column" = ?`` in the WHERE."""
+    upper = sql.upper()
+    where = sql[upper.find(" WHERE ") :] if " WHERE " in upper else ""
+    match = _WHERE_COLUMN.search(where)
+    model = model_for_table(match.group(1)) if match else None
+    if model is None:
+        return None
+    field = _column_field(model, match.group(2))
+    return (model, field) if field is not None else None
+
+
+def _forward_hint(parent: type[models.Model], target: type[models.Model]) -> str | None:
+    """A lookup by primary key: a relation followed once per parent row."""
+    path = _path(parent, target)
+    if not path:
+        return None
+    method = "prefetch_related" if any(e.many for e in path) else "select_related"
+    return f"{method}('{_lookup(path)}')"
+
+
+def _reverse_accessor(
+    owner: type[models.Model],
+    where_model: type[models.Model],
+    field: models.Field,
+    table: str,
+) -> str | None:
+    """The name ``owner`` reaches ``where_model``'s rows by (``reviews``)."""
+    if not where_model._meta.auto_created:
+        return field.remote_field.get_accessor_name()
+    # The M2M through table: find the M2M field it belongs to, from owner's side.
+    return next(
+        (
+            e.accessor
+            for e in _edges(owner)
+            if e.many and model_for_table(table) is e.target
+        ),
+        None,
+    )
+
+
+def _aggregate_hint(sql: str, lookup: str) -> str | None:
+    """``annotate(Avg('reviews__rating'))`` when the repeat only aggregates."""
+    aggregate = _AGGREGATE.search(sql[: sql.upper().find(" FROM ")])
+    if not aggregate:
+        return None
+    func = aggregate.group(1).capitalize()
+    column = aggregate.group(3)
+    target = f"{lookup}__{column}" if column and column != "id" else lookup
+    return f"annotate({func}('{target}')) or a Subquery annotation"
+
+
+def _reverse_hint(
+    sql: str,
+    parent: type[models.Model],
+    table: str,
+    where_model: type[models.Model],
+    field: models.Field,
+) -> str | None:
+    """A lookup by foreign key: the rows of a to-many relation, once per parent."""
+    owner = field.related_model  # the row the repeated query is keyed by
+    to_owner = _path(parent, owner)
+    if to_owner is None:
+        return None
+    accessor = _reverse_accessor(owner, where_model, field, table)
+    if accessor is None:
+        return None
+    lookup = _lookup([*to_owner, _Edge(accessor, where_model, True)])
+    return _aggregate_hint(sql, lookup) or f"prefetch_related('{lookup}')"
+
+
 def fix_hint(sql: str, parent: type[models.Model] | None) -> str | None:
     """Name the queryset call that would fold this repeated query into ``parent``'s.
 
@@ -133,51 +205,12 @@ def fix_hint(sql: str, parent: type[models.Model] | None) -> str | None:
     ``prefetch_related('reviews')``, or ``annotate(...)`` when it only aggregates.
     """
     table = main_table(sql)
-    where = sql[sql.upper().find(" WHERE ") :] if " WHERE " in sql.upper() else ""
-    match = _WHERE_COLUMN.search(where)
-    if parent is None or table is None or match is None:
+    found = _where_field(sql)
+    if parent is None or table is None or found is None:
         return None
-    where_model = model_for_table(match.group(1))
-    if where_model is None:
-        return None
-    field = _column_field(where_model, match.group(2))
-    if field is None:
-        return None
-
+    where_model, field = found
     if field.primary_key:
-        # A lookup by primary key: a forward FK followed once per parent row.
-        path = _path(parent, where_model)
-        if not path:
-            return None
-        method = "prefetch_related" if any(e.many for e in path) else "select_related"
-        return f"{method}('{_lookup(path)}')"
-
+        return _forward_hint(parent, where_model)
     if not field.is_relation:
         return None
-    owner = field.related_model  # the row the repeated query is keyed by
-    to_owner = _path(parent, owner)
-    if to_owner is None:
-        return None
-    if where_model._meta.auto_created:
-        # The M2M through table: find the M2M field it belongs to, from owner's side.
-        accessor = next(
-            (
-                e.accessor
-                for e in _edges(owner)
-                if e.many and model_for_table(table) is e.target
-            ),
-            None,
-        )
-    else:
-        accessor = field.remote_field.get_accessor_name()
-    if accessor is None:
-        return None
-    lookup = _lookup([*to_owner, _Edge(accessor, where_model, True)])
-    select = sql[: sql.upper().find(" FROM ")]
-    aggregate = _AGGREGATE.search(select)
-    if aggregate:
-        func = aggregate.group(1).capitalize()
-        column = aggregate.group(3)
-        target = f"{lookup}__{column}" if column and column != "id" else lookup
-        return f"annotate({func}('{target}')) or a Subquery annotation"
-    return f"prefetch_related('{lookup}')"
+    return _reverse_hint(sql, parent, table, where_model, field)
