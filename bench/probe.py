@@ -216,10 +216,11 @@ def clear_caches(clear_shared: Sequence[Callable[[], None]] = ()) -> None:
 
     A local-memory cache lives in this process only, so it is emptied outright: a
     generation bump would leave orphans that fill MAX_ENTRIES and trigger culls in
-    the middle of timed requests. A shared cache (django-redis) is never flushed: the
-    apps' declared CLEAR_CACHE functions (``clear_shared``) make their entries
-    unreachable, or, when none is declared, only keys under the cache's KEY_PREFIX
-    are deleted.
+    the middle of timed requests. A shared cache (django-redis) is never flushed:
+    only keys under the cache's KEY_PREFIX are deleted. The apps' declared
+    CLEAR_CACHE functions (``clear_shared``) then run whatever the backend, and take
+    over the shared cache's clearing: an app knows which of its keys are entries and
+    which are state a cold cache still has (a published catalogue version, say).
     """
     shared = []
     for alias in settings.CACHES:
@@ -228,8 +229,6 @@ def clear_caches(clear_shared: Sequence[Callable[[], None]] = ()) -> None:
             shared.append(backend)
         else:
             backend.clear()
-    if not shared:
-        return
     if clear_shared:
         for clear in clear_shared:
             clear()
