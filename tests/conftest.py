@@ -32,7 +32,8 @@ def _clear_caches(request):
     """
     for cache in caches.all():
         clear_cache(cache)
-    uses_db = request.node.get_closest_marker("django_db") or (
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = (marker and marker.kwargs.get("databases") != []) or (
         DB_FIXTURES & set(request.fixturenames)
     )
     if uses_db:

@@ -54,7 +54,7 @@ def test_urls_switch_to_pooled_postgres_and_django_redis():
         DATABASE_URL="postgres://root@127.0.0.1:5432/test",
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
-    assert found["engine"] == "django.db.backends.postgresql"
+    assert found["engine"] == "core.db.postgresql"  # Django's, plus a connect breaker
     assert {"pool", "options", "connect_timeout"} <= set(found["options"])
     assert found["cache"] == "django_redis.cache.RedisCache"
     assert found["broker"] == "redis://127.0.0.1:6379/0" and found["eager"] is False
