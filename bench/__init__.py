@@ -31,10 +31,11 @@ on the tool. Every name is optional:
     ``dataset`` (bench adds ``database``, the connection's vendor). When every count
     is 0, bench stops and asks for data.
 ``CLEAR_CACHE = clear``
-    How to make the app's entries in a shared cache (django-redis) unreachable before
-    a cold request without flushing anyone else's keys, e.g. a generation bump. Without
-    one, bench deletes the keys under the cache's KEY_PREFIX. Local-memory caches are
-    always emptied outright.
+    How to make the app's cache cold before a cold request without flushing anyone
+    else's keys. Local-memory caches are emptied first, then every declared
+    ``CLEAR_CACHE`` runs (it may put back state a cold cache still has, such as a
+    published version). Without one, bench deletes the shared cache's keys under its
+    KEY_PREFIX.
 ``RESEED = reseed``
     ``reseed(size)`` deletes the app's data and seeds ``size`` rows; ``--sizes``
     calls it at each size. Its docstring's first line is the warning bench prints.
