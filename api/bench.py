@@ -6,12 +6,19 @@ bench. The ``{placeholders}`` are filled from the picks that books/bench.py decl
 ``{deep_cursor}`` is bench's own (50 pages of 100 into the list).
 """
 
+from api.ladder import RUNGS
+
 NAMESPACES = {"api": "api"}
 
 # api:naive-book-list is the untuned twin of api:book-list (api/naive.py).
 NAIVE_PREFIX = "naive-"
 
-NAMES = {"api:api-root": "api.root"}
+NAMES = {
+    "api:api-root": "api.root",
+    # The optimisation ladder (api/ladder.py): ladder.books.naive ... ladder.books.raw
+    **{f"api:ladder-books-{rung}": f"ladder.books.{rung}" for rung in RUNGS},
+    "api:ladder-ceiling": "ladder.ceiling",
+}
 
 VARIANTS = {
     "api:book-list": {

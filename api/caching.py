@@ -9,12 +9,17 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.urls import ResolverMatch
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from rest_framework.request import Request
 
+from api.renderers import ORJSONRenderer
 from books.cache import responses
+from books.cache.middleware import CachePolicy
 from core.http import SAFE_METHODS, is_anonymous_request
+
+JSON_ACCEPTS = frozenset({"", "*/*", "application/json"})
 
 
 class CachedResponseMixin:
@@ -30,6 +35,30 @@ class CachedResponseMixin:
 
     # The query parameters the view reads; any others are left out of the cache key.
     cache_params: frozenset[str] = frozenset()
+
+    @classmethod
+    def cache_policy(
+        cls, match: ResolverMatch, request: HttpRequest
+    ) -> CachePolicy | None:
+        """The key ``_serve_cached`` will use, computed before DRF runs, so that the
+        front door (``books.cache.middleware``) can answer a hit by itself.
+
+        Only the plain JSON negotiation is predicted (no Accept, ``*/*`` or
+        ``application/json``, no ``?format=``); anything else takes the view path,
+        which caches and serves it as before.
+        """
+        action = getattr(match.func, "actions", {}).get("get")
+        basename = getattr(match.func, "initkwargs", {}).get("basename")
+        accept = request.META.get("HTTP_ACCEPT", "")
+        if not action or not basename or "format" in request.GET:
+            return None
+        if accept not in JSON_ACCEPTS:
+            return None
+        return CachePolicy(
+            namespace=f"api.{basename}.{action}",
+            params=cls.cache_params,
+            variant=ORJSONRenderer.media_type,
+        )
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]

@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from books.models import Author, Book, Genre, Publisher, Review
+from books.models import Author, Book, Genre, Publisher, Review, genres_by_book
 
 
 def rating_average(value: float | Decimal | None) -> float | None:
@@ -42,6 +42,14 @@ def detail_url(context: dict, view_name: str, pk: int) -> str:
         parts[view_name] = url.split(str(_PK_PLACEHOLDER))
     prefix, suffix = parts[view_name]
     return f"{prefix}{pk}{suffix}"
+
+
+def url_template(context: dict, view_name: str) -> tuple[str, str]:
+    """``(prefix, suffix)`` around the pk in ``view_name``'s absolute URL."""
+    prefix, suffix = detail_url(context, view_name, _PK_PLACEHOLDER).split(
+        str(_PK_PLACEHOLDER)
+    )
+    return prefix, suffix
 
 
 class DetailLinkMixin:
@@ -170,6 +178,41 @@ class BookListSerializer(serializers.ModelSerializer):
                 "count": book.rating_count,
             },
         }
+
+
+def book_list_items(rows: list[dict[str, Any]], context: dict) -> list[dict[str, Any]]:
+    """``BookListSerializer``'s JSON for ``for_list_rows()`` dicts, plus one query for
+    their genres: the tuned list's path, with no model instance anywhere."""
+    genres = genres_by_book([row["id"] for row in rows])
+    book_url = url_template(context, "api:book-detail")
+    author_url = url_template(context, "api:author-detail")
+    return [
+        {
+            "id": row["id"],
+            "url": f"{book_url[0]}{row['id']}{book_url[1]}",
+            "title": row["title"],
+            "isbn": row["isbn"],
+            "published": row["published"].isoformat(),
+            "pages": row["pages"],
+            "price": f"{row['price']:.2f}",
+            "author": {
+                "id": row["author_id"],
+                "name": row["author__name"],
+                "url": f"{author_url[0]}{row['author_id']}{author_url[1]}",
+            },
+            "publisher": (
+                {"id": row["publisher_id"], "name": row["publisher__name"]}
+                if row["publisher_id"] is not None
+                else None
+            ),
+            "genres": genres.get(row["id"], []),
+            "rating": {
+                "average": rating_average(row["rating_average"]),
+                "count": row["rating_count"],
+            },
+        }
+        for row in rows
+    ]
 
 
 class BookDetailSerializer(BookListSerializer):

@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from api import ladder
 from api.routers import router
 from api.viewsets import CatalogueStatsView
 
@@ -12,5 +13,15 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("stats/", CatalogueStatsView.as_view(), name="stats"),
+    path("ladder/ceiling/", ladder.ceiling, name="ladder-ceiling"),
+    *(
+        path(
+            f"ladder/{rung}/books/",
+            ladder.ladder_books,
+            {"rung": rung},
+            name=f"ladder-books-{rung}",
+        )
+        for rung in ladder.RUNGS
+    ),
     *router.urls,
 ]

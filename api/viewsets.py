@@ -42,6 +42,7 @@ from api.serializers import (
     PublisherSerializer,
     ReviewSerializer,
     ReviewWriteSerializer,
+    book_list_items,
 )
 from books import services
 from books.filters import BookFilters
@@ -128,7 +129,7 @@ class BookViewSet(
     def get_queryset(self):
         match self.action:
             case "list":
-                return Book.objects.for_list().filter_by(self.filters)
+                return Book.objects.for_list_rows().filter_by(self.filters)
             case "retrieve":
                 return Book.objects.for_detail()
             case "reviews":
@@ -148,6 +149,12 @@ class BookViewSet(
     @cached_property
     def filters(self) -> BookFilters:
         return book_filters(self.request)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Dicts from ``for_list_rows()``, JSON by ``book_list_items()``: 2 queries."""
+        page = self.paginate_queryset(self.get_queryset())
+        items = book_list_items(page, self.get_serializer_context())
+        return self.get_paginated_response(items)
 
     def get_ordering(self) -> Ordering:
         """The keyset the paginator walks."""

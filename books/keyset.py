@@ -51,7 +51,7 @@ def keyset_condition(ordering: Ordering, values: Sequence[Any], reverse: bool) -
     return Q(**{f"{lead.lstrip('-')}__{op}": lead_value}) & after
 
 
-def _flip(field: str) -> str:
+def flip(field: str) -> str:
     return field[1:] if field.startswith("-") else f"-{field}"
 
 
@@ -152,7 +152,7 @@ class KeysetPage:
 
     def __init__(
         self,
-        queryset: QuerySet[Any],
+        queryset: QuerySet[Any] | None,
         *,
         ordering: Ordering,
         cursor: Cursor | None,
@@ -163,15 +163,25 @@ class KeysetPage:
         self.cursor = cursor
         self.size = size
 
-    @cached_property
-    def _window(self) -> tuple[list[Any], bool]:
-        queryset, reverse = self.queryset, bool(self.cursor and self.cursor.reverse)
+    def fetch(self, limit: int) -> list[Any]:
+        """Up to ``limit`` rows from the cursor on, in walking order (reversed when
+        paging back). The one query; a subclass may run its own SQL instead."""
+        queryset, reverse = self.queryset, self.reverse
         if self.cursor is not None:
             queryset = queryset.filter(
                 keyset_condition(self.ordering, self.cursor.values, reverse)
             )
-        order = [_flip(f) for f in self.ordering] if reverse else self.ordering
-        rows = list(queryset.order_by(*order)[: self.size + 1])
+        order = [flip(f) for f in self.ordering] if reverse else self.ordering
+        return list(queryset.order_by(*order)[:limit])
+
+    @property
+    def reverse(self) -> bool:
+        return bool(self.cursor and self.cursor.reverse)
+
+    @cached_property
+    def _window(self) -> tuple[list[Any], bool]:
+        reverse = self.reverse
+        rows = self.fetch(self.size + 1)
         more = len(rows) > self.size
         del rows[self.size :]
         if reverse:

@@ -209,6 +209,17 @@ class BookQuerySet(models.QuerySet["Book"]):
             .with_rating()
         )
 
+    def for_list_rows(self) -> BookQuerySet:
+        """``for_list()``'s first query as dicts: no model instance per row.
+
+        The same JOINs and rating subqueries, the listed columns only; pair the rows
+        with ``genres_by_book()`` (the second query). On a page of 100 books the
+        instances (book, author, publisher, genres) cost more than the SQL.
+        """
+        return self.with_rating().values(
+            *LIST_COLUMNS, "rating_average", "rating_count"
+        )
+
     def for_author(self, author: Author) -> BookQuerySet:
         """An author's books, newest first, for listing; slice it (two queries).
 
@@ -233,6 +244,39 @@ class BookQuerySet(models.QuerySet["Book"]):
             )
             .with_rating()
         )
+
+
+# The columns a list shows (for_list_rows()); ``description`` never travels.
+LIST_COLUMNS = (
+    "id",
+    "title",
+    "isbn",
+    "published",
+    "pages",
+    "price",
+    "author_id",
+    "author__name",
+    "publisher_id",
+    "publisher__name",
+)
+
+
+def genres_by_book(book_ids: list[int]) -> dict[int, list[dict]]:
+    """Each book's genres, by name, in one query (the through table joined to
+    Genre): ``{book_id: [{"id", "name", "slug"}, ...]}``."""
+    found: dict[int, list[dict]] = {}
+    if not book_ids:
+        return found
+    rows = (
+        Book.genres.through.objects.filter(book_id__in=book_ids)
+        .order_by("genre__name")
+        .values_list("book_id", "genre_id", "genre__name", "genre__slug")
+    )
+    for book_id, genre_id, name, slug in rows:
+        found.setdefault(book_id, []).append(
+            {"id": genre_id, "name": name, "slug": slug}
+        )
+    return found
 
 
 class Book(models.Model):

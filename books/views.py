@@ -20,10 +20,11 @@ from urllib.parse import urlencode
 from django.core.exceptions import BadRequest, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import ResolverMatch, reverse
 from django.views.generic import DetailView, ListView
 
 from books.cache import freshness, responses
+from books.cache.middleware import CachePolicy
 from books.filters import BookFilters
 from books.keyset import InvalidCursor, KeysetPage, decode_cursor
 from books.models import AUTHOR_RECENT_BOOKS, Author, Book, Genre
@@ -39,6 +40,11 @@ class CachedPageMixin:
     cache_namespace = "page"
     # The query parameters the page reads; any others are left out of the cache key.
     query_params: Collection[str] = frozenset()
+
+    @classmethod
+    def cache_policy(cls, match: ResolverMatch, request: HttpRequest) -> CachePolicy:
+        """The key the front door computes for a hit (``books.cache.middleware``)."""
+        return CachePolicy(namespace=cls.cache_namespace, params=cls.query_params)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         render = super().get  # type: ignore[misc]

@@ -1,17 +1,26 @@
 """Whole anonymous responses from the cache, with ETag/304 and ``X-Cache``.
 
-An entry is the rendered body plus content headers and the generation it was built
-at, stored under a key without a version: one MGET of the generation and the entry
-answers a hit. An entry of an older generation is a miss and is overwritten. Only 200s
-are stored; the ETag derives from the key and the generation, so a write changes it.
+An entry is the rendered body, its gzip and Brotli encodings (compressed once, when
+stored), the content headers and the generation it was built at, stored under a key
+without a version: one MGET of the generation and the entry answers a hit, and a hit
+never compresses. An entry of an older generation is a miss and is overwritten. Only
+200s are stored; the ETag derives from the key and the generation, so a write
+changes it.
+
+Two callers: ``FrontDoorCacheMiddleware`` (``books.cache.middleware``) answers hits
+before sessions, authentication, CSRF and DRF run; on a miss the view renders and
+stores through ``cached_response()``, reusing the front door's lookup.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
+import brotli
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import (
@@ -27,6 +36,28 @@ from core.timing import timed
 
 Entry = dict[str, Any]
 _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary", "Allow")
+# Below this, compression costs more than it saves (GZipMiddleware's own threshold).
+MIN_COMPRESS = 200
+GZIP_LEVEL = 6  # GZipMiddleware's
+BROTLI_QUALITY = 5  # smaller than gzip -6 and still cheap; done once per entry
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the front door found, handed to the view on a miss."""
+
+    key: str
+    generation: int
+    entry: Entry | None
+
+    @property
+    def hit(self) -> bool:
+        return self.entry is not None and self.entry.get("gen") == self.generation
+
+
+def lookup(key: str) -> Lookup:
+    generation, entry = read_with_generation(key)
+    return Lookup(key, generation, entry)
 
 
 def etag_for(key: str, generation: int) -> str:
@@ -35,20 +66,78 @@ def etag_for(key: str, generation: int) -> str:
 
 
 def freeze(response: HttpResponse, generation: int) -> Entry:
+    """A stored entry: the body once, plus its encodings when they pay."""
     if hasattr(response, "render") and not response.is_rendered:
         response.render()
+    body = response.content
+    encodings = {}
+    if len(body) >= MIN_COMPRESS:
+        encodings["br"] = brotli.compress(body, quality=BROTLI_QUALITY)
+        encodings["gzip"] = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
     return {
         "gen": generation,
         "status": response.status_code,
-        "body": response.content,
+        "body": body,
+        "encodings": encodings,
         "headers": {h: response[h] for h in _KEPT_HEADERS if response.has_header(h)},
     }
 
 
-def thaw(entry: Entry) -> HttpResponse:
-    response = HttpResponse(entry["body"], status=entry["status"])
+def _accepted(request: HttpRequest) -> set[str]:
+    header = request.META.get("HTTP_ACCEPT_ENCODING", "")
+    accepted = set()
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        quality = params.replace(" ", "").removeprefix("q=")
+        try:
+            if params and float(quality) <= 0:
+                continue  # "gzip;q=0": explicitly refused
+        except ValueError:
+            continue
+        accepted.add(coding.strip().lower())
+    return accepted
+
+
+def thaw(entry: Entry, request: HttpRequest | None = None) -> HttpResponse:
+    """The stored response, in the best encoding the client accepts."""
+    body, coding = entry["body"], None
+    encodings = entry.get("encodings") or {}
+    if request is not None and encodings:
+        accepted = _accepted(request)
+        coding = next((c for c in ("br", "gzip") if c in accepted), None)
+        if coding:
+            body = encodings[coding]
+    response = HttpResponse(body, status=entry["status"])
     for header, value in entry["headers"].items():
         response[header] = value
+    if encodings:
+        patch_vary_headers(response, ("Accept-Encoding",))
+    if coding:
+        response["Content-Encoding"] = coding
+    response["Content-Length"] = str(len(body))
+    return response
+
+
+def finish(
+    request: HttpRequest, response: HttpResponse, key: str, generation: int, hit: bool
+) -> HttpResponse:
+    """ETag, Cache-Control, Vary and ``X-Cache``; a 304 where the ETag matches."""
+    if response.status_code == 200 and generation >= 0:
+        etag = etag_for(key, generation)
+        # An encoded body is another representation: its ETag is weak, like the one
+        # GZipMiddleware makes, and If-None-Match compares weakly either way.
+        response["ETag"] = (
+            f"W/{etag}" if response.has_header("Content-Encoding") else etag
+        )
+        # Revalidate every time: a write must be visible on the very next read.
+        patch_cache_control(response, public=True, max_age=0, must_revalidate=True)
+        patch_vary_headers(response, ("Authorization",))
+        response = get_conditional_response(
+            request, etag=response["ETag"], response=response
+        )
+    else:
+        patch_vary_headers(response, ("Authorization",))
+    response["X-Cache"] = "HIT" if hit else "MISS"
     return response
 
 
@@ -85,27 +174,19 @@ def cached_response(
     variant: str = "",
     params: Collection[str] | None = None,
 ) -> HttpResponse:
-    """Serve an anonymous GET from the cache, with ETag, 304 and ``X-Cache``.
+    """Serve an anonymous GET from the cache, or render and store it.
 
     ``render()`` returns a rendered response. A matching ``If-None-Match`` (weakly
     compared, ``*`` included) is a 304 only where a 200 would have been served; with
     the cache unreachable there is no ETag (nothing could say when it went stale).
+    The identity body is returned here: GZipMiddleware encodes a miss on its way out.
     """
     key = response_key(request, namespace=namespace, variant=variant, params=params)
-    generation, entry = read_with_generation(key)
-    hit = entry is not None and entry.get("gen") == generation
-    if hit:
-        response = thaw(entry)
+    found = getattr(request, "cache_lookup", None)
+    if found is None or found.key != key:
+        found = lookup(key)
+    if found.hit:
+        response = thaw(found.entry)
     else:
-        response, entry = _compute(key, generation, render)
-    if entry is not None and generation >= 0:
-        etag = etag_for(key, generation)
-        response["ETag"] = etag
-        # Revalidate every time: a write must be visible on the very next read.
-        patch_cache_control(response, public=True, max_age=0, must_revalidate=True)
-        patch_vary_headers(response, ("Authorization",))
-        response = get_conditional_response(request, etag=etag, response=response)
-    else:
-        patch_vary_headers(response, ("Authorization",))
-    response["X-Cache"] = "HIT" if hit else "MISS"
-    return response
+        response, _ = _compute(key, found.generation, render)
+    return finish(request, response, key, found.generation, found.hit)

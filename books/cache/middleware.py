@@ -1,0 +1,73 @@
+"""The front door: anonymous cache hits answered before the rest of the stack runs.
+
+Sits near the top of MIDDLEWARE (after request ids, security headers, hostile-input
+checks, WhiteNoise and the timing header; before sessions, authentication, CSRF, GZip
+and the views). For an anonymous GET or HEAD of a route whose view declares a cache
+policy it computes the view's cache key, reads the generation and the entry in one
+cache round trip, and on a hit returns the stored response in the client's encoding:
+no session, no token lookup, no DRF, no throttle, no compression. On a miss it hands
+its lookup to the view, which renders and stores (``responses.cached_response``).
+
+Throttling: a hit costs one cache read, less than a throttle check (two), so hits are
+not throttled; misses, which reach the database, keep DRF's throttles. A flood of hits
+is the proxy's to rate-limit (e.g. nginx ``limit_req``), as it is for static files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, ResolverMatch, resolve
+
+from books.cache import responses
+from books.cache.keys import response_key
+from core.http import SAFE_METHODS, is_anonymous_request
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How a view keys its cached responses; views expose it as
+    ``cache_policy(match, request)`` (a classmethod), None when not cacheable."""
+
+    namespace: str
+    params: Collection[str] | None = None
+    variant: str = ""
+
+
+PolicyFor = Callable[[ResolverMatch, HttpRequest], CachePolicy | None]
+
+
+def _policy(request: HttpRequest) -> CachePolicy | None:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return None
+    view = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+    policy_for: PolicyFor | None = getattr(view, "cache_policy", None)
+    return policy_for(match, request) if policy_for else None
+
+
+class FrontDoorCacheMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in SAFE_METHODS or not is_anonymous_request(request):
+            return self.get_response(request)
+        policy = _policy(request)
+        if policy is None:
+            return self.get_response(request)
+        key = response_key(
+            request,
+            namespace=policy.namespace,
+            variant=policy.variant,
+            params=policy.params,
+        )
+        found = responses.lookup(key)
+        if not found.hit:
+            request.cache_lookup = found  # type: ignore[attr-defined]
+            return self.get_response(request)
+        response = responses.thaw(found.entry, request)
+        return responses.finish(request, response, key, found.generation, hit=True)
