@@ -6,7 +6,7 @@ bench. The ``{placeholders}`` are filled from the picks that books/bench.py decl
 ``{deep_cursor}`` is bench's own (50 pages of 100 into the list).
 """
 
-from api.ladder import RUNGS
+from api import ladder
 
 NAMESPACES = {"api": "api"}
 
@@ -16,7 +16,7 @@ NAIVE_PREFIX = "naive-"
 NAMES = {
     "api:api-root": "api.root",
     # The optimisation ladder (api/ladder.py): ladder.books.naive ... ladder.books.raw
-    **{f"api:ladder-books-{rung}": f"ladder.books.{rung}" for rung in RUNGS},
+    **{f"api:ladder-books-{rung}": f"ladder.books.{rung}" for rung in ladder.RUNGS},
     "api:ladder-ceiling": "ladder.ceiling",
 }
 

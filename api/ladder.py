@@ -137,7 +137,7 @@ _GENRES = {
     # Each book's genres as a JSON array, ordered by name, inside the same statement.
     "postgresql": (
         "SELECT COALESCE(json_agg(json_build_object("
-        "'id', g.id, 'name', g.name, 'slug', g.slug) ORDER BY g.name), '[]') "
+        "'id', g.id, 'name', g.name, 'slug', g.slug) ORDER BY g.name), '[]')::text "
         "FROM books_book_genres bg JOIN books_genre g ON g.id = bg.genre_id "
         "WHERE bg.book_id = b.id"
     ),
@@ -249,8 +249,7 @@ class RawPage(KeysetPage):
 def _raw_row(row: tuple) -> dict[str, Any]:
     (pk, title, isbn, published, pages, price, author_id, author_name) = row[:8]
     publisher_id, publisher_name, average, count, genres = row[8:]
-    if isinstance(genres, str):  # SQLite's JSON is text; psycopg decodes json
-        genres = orjson.loads(genres)
+    genres = orjson.loads(genres)  # JSON text from both vendors: orjson decodes it
     return {
         "id": pk,
         "title": title,

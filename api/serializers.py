@@ -8,9 +8,12 @@ hand the result to ``books.services``.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import Q
+from django.urls import get_script_prefix, get_urlconf
+from django.urls import reverse as django_reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -36,12 +39,17 @@ def detail_url(context: dict, view_name: str, pk: int) -> str:
     """
     parts = context.setdefault("_url_parts", {})
     if view_name not in parts:
-        url = reverse(
-            view_name, kwargs={"pk": _PK_PLACEHOLDER}, request=context["request"]
-        )
+        path = _path_template(view_name, get_script_prefix(), get_urlconf())
+        url = context["request"].build_absolute_uri(path)
         parts[view_name] = url.split(str(_PK_PLACEHOLDER))
     prefix, suffix = parts[view_name]
     return f"{prefix}{pk}{suffix}"
+
+
+@lru_cache(maxsize=64)
+def _path_template(view_name: str, script_prefix: str, urlconf: str | None) -> str:
+    """The route's path with the placeholder pk: one resolver walk per process."""
+    return django_reverse(view_name, kwargs={"pk": _PK_PLACEHOLDER}, urlconf=urlconf)
 
 
 def url_template(context: dict, view_name: str) -> tuple[str, str]:

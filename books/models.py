@@ -7,6 +7,7 @@ the HTML pages and ``bench`` all tune one shared query plan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -214,8 +215,15 @@ class BookQuerySet(models.QuerySet["Book"]):
 
         The same JOINs and rating subqueries, the listed columns only; pair the rows
         with ``genres_by_book()`` (the second query). On a page of 100 books the
-        instances (book, author, publisher, genres) cost more than the SQL.
+        instances (book, author, publisher, genres) cost more than the SQL. Building
+        the annotations costs ~0.4 ms a request, so the unfiltered form is built once
+        per process and cloned.
         """
+        if _is_plain(self):
+            return _prototype("list_rows", self.db, self._build_list_rows).all()
+        return self._build_list_rows()
+
+    def _build_list_rows(self) -> BookQuerySet:
         return self.with_rating().values(
             *LIST_COLUMNS, "rating_average", "rating_count"
         )
@@ -246,6 +254,34 @@ class BookQuerySet(models.QuerySet["Book"]):
         )
 
 
+_PROTOTYPES: dict[tuple[str, str], models.QuerySet] = {}
+
+
+def _prototype(
+    name: str, db: str, build: Callable[[], models.QuerySet]
+) -> models.QuerySet:
+    """A queryset built once per process and database, never evaluated: callers
+    clone it (``.all()``, ``.filter()``), which skips resolving its expressions."""
+    key = (name, db)
+    if key not in _PROTOTYPES:
+        _PROTOTYPES[key] = build()
+    return _PROTOTYPES[key]
+
+
+def _is_plain(queryset: models.QuerySet) -> bool:
+    """An untouched ``Model.objects`` queryset: no filter, annotation or order."""
+    query = queryset.query
+    return (
+        not query.where
+        and not query.annotations
+        and not query.order_by
+        and not query.select_related
+        and query.low_mark == 0
+        and query.high_mark is None
+        and queryset._db is None
+    )
+
+
 # The columns a list shows (for_list_rows()); ``description`` never travels.
 LIST_COLUMNS = (
     "id",
@@ -267,11 +303,14 @@ def genres_by_book(book_ids: list[int]) -> dict[int, list[dict]]:
     found: dict[int, list[dict]] = {}
     if not book_ids:
         return found
-    rows = (
-        Book.genres.through.objects.filter(book_id__in=book_ids)
-        .order_by("genre__name")
-        .values_list("book_id", "genre_id", "genre__name", "genre__slug")
+    links = _prototype(
+        "genre_links",
+        "default",
+        lambda: Book.genres.through.objects.order_by("genre__name").values_list(
+            "book_id", "genre_id", "genre__name", "genre__slug"
+        ),
     )
+    rows = links.filter(book_id__in=book_ids)
     for book_id, genre_id, name, slug in rows:
         found.setdefault(book_id, []).append(
             {"id": genre_id, "name": name, "slug": slug}

@@ -17,9 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, ResolverMatch, resolve
+from django.urls import (
+    Resolver404,
+    ResolverMatch,
+    URLResolver,
+    get_resolver,
+    get_urlconf,
+)
 
 from books.cache import responses
 from books.cache.keys import response_key
@@ -39,10 +46,19 @@ class CachePolicy:
 PolicyFor = Callable[[ResolverMatch, HttpRequest], CachePolicy | None]
 
 
-def _policy(request: HttpRequest) -> CachePolicy | None:
+@lru_cache(maxsize=8192)
+def _resolve(resolver: URLResolver, path: str) -> ResolverMatch | None:
+    """URL resolution, remembered per resolver and path: the front door resolves
+    before Django does, and a hit should not pay for walking the URLconf."""
     try:
-        match = resolve(request.path_info)
+        return resolver.resolve(path)
     except Resolver404:
+        return None
+
+
+def _policy(request: HttpRequest) -> CachePolicy | None:
+    match = _resolve(get_resolver(get_urlconf()), request.path_info)
+    if match is None:
         return None
     view = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
     policy_for: PolicyFor | None = getattr(view, "cache_policy", None)

@@ -23,11 +23,7 @@ from typing import Any
 import brotli
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import (
-    get_conditional_response,
-    patch_cache_control,
-    patch_vary_headers,
-)
+from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from books.cache import breaker, locks
 from books.cache.freshness import read_with_generation
@@ -74,13 +70,34 @@ def freeze(response: HttpResponse, generation: int) -> Entry:
     if len(body) >= MIN_COMPRESS:
         encodings["br"] = brotli.compress(body, quality=BROTLI_QUALITY)
         encodings["gzip"] = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    headers = {h: response[h] for h in _KEPT_HEADERS if response.has_header(h)}
+    # What every hit adds, worked out once here instead of on each hit.
+    vary = ["Authorization", *(["Accept-Encoding"] if encodings else [])]
+    headers["Vary"] = _merge_vary(headers.get("Vary", ""), vary)
+    headers["Cache-Control"] = CACHE_CONTROL
     return {
         "gen": generation,
         "status": response.status_code,
         "body": body,
         "encodings": encodings,
-        "headers": {h: response[h] for h in _KEPT_HEADERS if response.has_header(h)},
+        "headers": headers,
     }
+
+
+# Revalidate every time: a write must be visible on the very next read.
+CACHE_CONTROL = "max-age=0, must-revalidate, public"
+_CONDITIONAL = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
+
+
+def _merge_vary(existing: str, more: list[str]) -> str:
+    names = [v.strip() for v in existing.split(",") if v.strip()]
+    lowered = {n.lower() for n in names}
+    return ", ".join([*names, *(m for m in more if m.lower() not in lowered)])
 
 
 def _accepted(request: HttpRequest) -> set[str]:
@@ -107,34 +124,31 @@ def thaw(entry: Entry, request: HttpRequest | None = None) -> HttpResponse:
         coding = next((c for c in ("br", "gzip") if c in accepted), None)
         if coding:
             body = encodings[coding]
-    response = HttpResponse(body, status=entry["status"])
-    for header, value in entry["headers"].items():
-        response[header] = value
-    if encodings:
-        patch_vary_headers(response, ("Accept-Encoding",))
+    headers = dict(entry["headers"])
     if coding:
-        response["Content-Encoding"] = coding
-    response["Content-Length"] = str(len(body))
-    return response
+        headers["Content-Encoding"] = coding
+    headers["Content-Length"] = str(len(body))
+    return HttpResponse(body, status=entry["status"], headers=headers)
 
 
 def finish(
     request: HttpRequest, response: HttpResponse, key: str, generation: int, hit: bool
 ) -> HttpResponse:
-    """ETag, Cache-Control, Vary and ``X-Cache``; a 304 where the ETag matches."""
+    """ETag and ``X-Cache``; a 304 where the ETag matches.
+
+    ``response`` comes from ``thaw()`` (Vary and Cache-Control already set) or is an
+    uncached non-200 straight from the view.
+    """
     if response.status_code == 200 and generation >= 0:
         etag = etag_for(key, generation)
         # An encoded body is another representation: its ETag is weak, like the one
         # GZipMiddleware makes, and If-None-Match compares weakly either way.
-        response["ETag"] = (
-            f"W/{etag}" if response.has_header("Content-Encoding") else etag
-        )
-        # Revalidate every time: a write must be visible on the very next read.
-        patch_cache_control(response, public=True, max_age=0, must_revalidate=True)
-        patch_vary_headers(response, ("Authorization",))
-        response = get_conditional_response(
-            request, etag=response["ETag"], response=response
-        )
+        encoded = response.has_header("Content-Encoding")
+        response["ETag"] = f"W/{etag}" if encoded else etag
+        if any(header in request.META for header in _CONDITIONAL):
+            response = get_conditional_response(
+                request, etag=response["ETag"], response=response
+            )
     else:
         patch_vary_headers(response, ("Authorization",))
     response["X-Cache"] = "HIT" if hit else "MISS"

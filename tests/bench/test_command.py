@@ -224,4 +224,5 @@ def test_every_tuned_scenario_runs_the_same_queries_at_any_data_size(
     grew = {
         key: (before[key], after[key]) for key in before if after[key] != before[key]
     }
-    assert grew == {}
+    # The ladder's first rung is the tutorial's N+1, there to be measured.
+    assert set(grew) == {("ladder.books.naive", "cold"), ("ladder.books.naive", "warm")}

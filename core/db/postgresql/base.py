@@ -1,19 +1,59 @@
-"""Django's PostgreSQL backend with a connect breaker (``core.db.breaker``).
+"""Django's PostgreSQL backend with a connect breaker and a cheaper pool check.
 
 ``ENGINE = "core.db.postgresql"`` (config/settings.py sets it for PostgreSQL URLs).
-Only connecting is guarded: a request that already holds a connection runs as usual,
-and a statement timeout is a slow query, not an outage, so it never opens the breaker.
+
+- **Breaker** (``core.db.breaker``): only connecting is guarded; a request that already
+  holds a connection runs as usual, and a statement timeout is a slow query, not an
+  outage, so it never opens the breaker.
+- **Pool check**: with ``CONN_HEALTH_CHECKS`` Django has psycopg's pool test every
+  checkout with a round trip, one more per request. Here a connection is tested only
+  when it sat idle in the pool for ``IDLE_CHECK_SECONDS``: a connection in steady use
+  is known good, and one that broke while busy is discarded when it comes back.
 """
 
 from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any
 
 from django.db import OperationalError
 from django.db.backends.postgresql import base
 
 from core.db.breaker import breaker_for
 
+IDLE_CHECK_SECONDS = 2.0
+
+_returned_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _stamp_return(conn: Any) -> None:
+    """The pool's ``reset`` callback: remember when the connection came back."""
+    with _lock:
+        _returned_at[conn] = time.monotonic()
+
+
+def _check(conn: Any) -> None:
+    """The pool's ``check`` callback: a round trip only after an idle spell."""
+    with _lock:
+        returned = _returned_at.get(conn, 0.0)
+    if time.monotonic() - returned > IDLE_CHECK_SECONDS:
+        conn.execute("")  # what psycopg_pool's own check_connection does
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self) -> Any:
+        pool = super().pool
+        # Django hands psycopg_pool its check_connection when CONN_HEALTH_CHECKS is
+        # on and takes no other: swap in the idle-only check (psycopg_pool keeps its
+        # callbacks as _check and _reset; pinned in requirements.txt).
+        if pool is not None and pool._check is not None and pool._check is not _check:
+            pool._check, pool._reset = _check, _stamp_return
+        return pool
+
     def ensure_connection(self) -> None:
         if self.connection is not None:
             return super().ensure_connection()
