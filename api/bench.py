@@ -30,3 +30,27 @@ VARIANTS = {
     },
     "api:author-list": {"page100": {"page_size": "100"}},
 }
+
+# `manage.py perf` (make perf): the ladder under wrk, the floors, and /api/books/ as
+# clients meet it: a cache hit, a 304, and a token client (never served from cache).
+PERF = {
+    "ceiling": {"path": "/api/ladder/ceiling/", "floor": True},
+    **{rung: {"path": f"/api/ladder/{rung}/books/"} for rung in ladder.RUNGS},
+    "tuned, token (uncached)": {"path": "/api/books/", "auth": True},
+    "cached (hit)": {"path": "/api/books/"},
+    "304": {"path": "/api/books/", "conditional": True},
+}
+PERF["raw"]["floor"] = True
+
+
+def perf_headers() -> dict[str, str]:
+    """A throwaway ``perf`` user's token: the uncached, authenticated path."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user, _ = get_user_model().objects.get_or_create(username="perf")
+    token, _ = Token.objects.get_or_create(user=user)
+    return {"Authorization": f"Token {token.key}"}
+
+
+PERF_HEADERS = perf_headers

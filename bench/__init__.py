@@ -40,6 +40,15 @@ on the tool. Every name is optional:
     ``reseed(size)`` deletes the app's data and seeds ``size`` rows; ``--sizes``
     calls it at each size. Its docstring's first line is the warning bench prints.
 
+``PERF = {"raw": {"path": "/api/ladder/raw/books/", "floor": True}}``
+    Targets for ``manage.py perf`` (wrk under a running server, interleaved rounds):
+    ``path``, optional ``"auth": True`` (sends ``PERF_HEADERS``), ``"conditional":
+    True`` (sends the ETag back: a 304 each time) and ``"floor": True`` (every row
+    gets its ratio to this target's requests/s).
+``PERF_HEADERS = make_headers``
+    A zero-argument function returning the headers of an authenticated client (it
+    may create a throwaway user and token).
+
 Settings: ``BENCH_APPS`` (app labels or names; default every installed app) narrows
 whose declarations are read; ``BENCH_BUDGETS`` names the project's budget file.
 """

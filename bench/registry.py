@@ -20,8 +20,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import module_has_submodule
 
 MODULE = "bench"  # the submodule looked for in every app, like "admin"
-MERGED = ("NAMESPACES", "NAMES", "VARIANTS", "PICKS", "DATASET")
-COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED")
+MERGED = ("NAMESPACES", "NAMES", "VARIANTS", "PICKS", "DATASET", "PERF")
+COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED", "PERF_HEADERS")
 KNOWN = frozenset(MERGED + COLLECTED)
 
 
@@ -37,6 +37,8 @@ class Declarations:
     naive_prefixes: tuple[str, ...] = ()
     clear_cache: tuple[Callable[[], None], ...] = ()
     reseed: tuple[Callable[[int], None], ...] = ()
+    perf: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> target
+    perf_headers: tuple[Callable[[], dict[str, str]], ...] = ()
     sources: tuple[str, ...] = ()  # the modules read, for messages
 
     def untuned(self, local_name: str) -> tuple[str, bool]:
@@ -89,7 +91,9 @@ def _check(module: ModuleType) -> dict[str, Any]:
             f"{module.__name__} declares {unknown}; bench reads {sorted(KNOWN)}."
         )
     functions = {
-        name: public[name] for name in ("CLEAR_CACHE", "RESEED") if name in public
+        name: public[name]
+        for name in ("CLEAR_CACHE", "RESEED", "PERF_HEADERS")
+        if name in public
     }
     for table in ("PICKS", "DATASET"):
         functions.update(
@@ -123,5 +127,7 @@ def declarations() -> Declarations:
         naive_prefixes=tuple(dict.fromkeys(collected["NAIVE_PREFIX"])),
         clear_cache=tuple(collected["CLEAR_CACHE"]),
         reseed=tuple(collected["RESEED"]),
+        perf=merged["PERF"],
+        perf_headers=tuple(collected["PERF_HEADERS"]),
         sources=tuple(sources),
     )
