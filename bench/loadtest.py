@@ -1,7 +1,9 @@
 """``bench --url``: throughput and latency of a running server, over real HTTP.
 
-Threads with one keep-alive connection each hammer a scenario's path for a fixed time.
-Only loopback addresses are accepted: this measures a local gunicorn, not the internet.
+With wrk installed (``apt-get install wrk``) each scenario's path is loaded by wrk;
+otherwise threads with one keep-alive connection each hammer it for a fixed time (a
+Python client on the server's own cores measures itself too: prefer wrk). Only
+loopback addresses are accepted: this measures a local gunicorn, not the internet.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bench import wrk
 from bench.runner import percentiles
 
 
@@ -27,9 +30,14 @@ class LoadResult:
     throttled: int = 0  # 429s: the server's per-client throttle, not a failure
     seconds: float = 0.0
     samples: list[float] = field(default_factory=list)
+    generator: str = "python"
+    wrk_result: wrk.WrkResult | None = None
 
     def as_json(self) -> dict:
-        cuts = percentiles(self.samples or [0.0])
+        if self.wrk_result is not None:
+            cuts = {50: self.wrk_result.p50_ms, 95: None, 99: self.wrk_result.p99_ms}
+        else:
+            cuts = percentiles(self.samples or [0.0])
         return {
             "name": self.name,
             "variant": self.variant,
@@ -38,10 +46,15 @@ class LoadResult:
             "errors": self.errors,
             "throttled": self.throttled,
             "rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
-            "p50_ms": round(cuts[50], 2),
-            "p95_ms": round(cuts[95], 2),
-            "p99_ms": round(cuts[99], 2),
+            "p50_ms": _round(cuts[50]),
+            "p95_ms": _round(cuts[95]),
+            "p99_ms": _round(cuts[99]),
+            "generator": self.generator,
         }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def check_loopback(url: str) -> tuple[str, int]:
@@ -116,6 +129,10 @@ def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[Load
     """Warm each path briefly, then measure it for ``duration`` seconds."""
     host, port = check_loopback(url)
     prefix = urlsplit(url).path.rstrip("/")
+    if wrk.available():
+        return [
+            _with_wrk(url, scenario, concurrency, duration) for scenario in scenarios
+        ]
     results = []
     for scenario in scenarios:
         path = prefix + scenario.path
@@ -136,3 +153,30 @@ def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[Load
             )
         )
     return results
+
+
+def _with_wrk(url: str, scenario, concurrency: int, duration: float) -> LoadResult:
+    parts = urlsplit(url)
+    target = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{scenario.path}"
+    wrk.run(target, duration=1, connections=1)  # warm-up
+    result = wrk.run(target, duration=duration, connections=concurrency)
+    throttled = 0
+    if result.bad_status:
+        import urllib.request
+        from urllib.error import HTTPError
+
+        try:
+            urllib.request.urlopen(target, timeout=10).close()  # noqa: S310
+        except HTTPError as error:
+            throttled = result.bad_status if error.code == 429 else 0
+    return LoadResult(
+        scenario.name,
+        scenario.variant,
+        scenario.path,
+        requests=result.requests - result.bad_status,
+        errors=result.bad_status + result.socket_errors,
+        throttled=throttled,
+        seconds=max(1, round(duration)),  # what wrk ran for
+        generator="wrk",
+        wrk_result=result,
+    )

@@ -342,6 +342,13 @@ class Command(BaseCommand):
             url, scenarios, concurrency=concurrency, duration=options["duration"]
         )
         rows = [load_result.as_json() for load_result in loads]
+        generator = loads[0].generator if loads else "-"
+        self._say(
+            "Load generator: wrk"
+            if generator == "wrk"
+            else "Load generator: Python threads (install wrk for figures the "
+            "client does not cap: apt-get install wrk)"
+        )
         self._print(report.http_table(rows, results, url, concurrency))
         if any(row["throttled"] for row in rows):
             self._print_lines(
@@ -358,6 +365,7 @@ class Command(BaseCommand):
             "url": url,
             "concurrency": concurrency,
             "duration_s": options["duration"],
+            "generator": generator,
             "scenarios": rows,
         }
 
