@@ -204,6 +204,11 @@ CACHE_WARM_AFTER_WRITES = env.bool("CACHE_WARM_AFTER_WRITES", default=True)
 # when the cache is behind (books.cache.freshness): the bound on staleness for writes
 # made outside this project's processes (psql, a dead writer, a stalled Redis).
 CATALOGUE_SYNC_SECONDS = env.float("CATALOGUE_SYNC_SECONDS", default=1.0)
+# The in-process L1 in front of Redis (books.cache.local): how long a process trusts
+# its copy of the generation (0 turns the L1 off; the freshness bound grows by this
+# much), and how many bytes of responses it keeps.
+CACHE_LOCAL_SECONDS = env.float("CACHE_LOCAL_SECONDS", default=0.5)
+CACHE_LOCAL_MAX_BYTES = env.int("CACHE_LOCAL_MAX_BYTES", default=32 * 1024 * 1024)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 # Without a broker, tasks run in-process so that the embedded default needs no server.

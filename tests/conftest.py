@@ -5,6 +5,7 @@ from django.core.cache import caches
 from django.db import connection
 
 from books.cache import freshness
+from books.cache.local import local
 from tests.factories import AuthorFactory, BookFactory, GenreFactory, ReviewFactory
 
 
@@ -32,6 +33,7 @@ def _clear_caches(request):
     """
     for cache in caches.all():
         clear_cache(cache)
+    local.clear()
     marker = request.node.get_closest_marker("django_db")
     uses_db = (marker and marker.kwargs.get("databases") != []) or (
         DB_FIXTURES & set(request.fixturenames)

@@ -534,6 +534,7 @@ class Drill:
             "DB_POOL_TIMEOUT": str(DB_POOL_TIMEOUT),
             # Production's freshness sync, whatever the calling test run disabled.
             "CATALOGUE_SYNC_SECONDS": "1",
+            "CACHE_LOCAL_SECONDS": "0.5",
             "CACHE_WARM_AFTER_WRITES": "false",
             "DB_POOL_MAX_SIZE": str(THREADS),
             "LOG_FORMAT": "json",

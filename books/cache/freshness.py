@@ -37,6 +37,7 @@ from django.dispatch import Signal
 
 from books.cache import breaker
 from books.cache.keys import CATALOGUE, FRAGMENT_TTL, generation_key
+from books.cache.local import local, now
 from core.logs import RateLimitFilter
 from core.timing import timed
 
@@ -147,6 +148,7 @@ def publish(version: int) -> bool | None:
                 logger.warning("could not publish catalogue version %s", version)
                 breaker.trip()
                 return None
+    local.saw_generation(version, now())
     if moved:
         catalogue_published.send(sender=CATALOGUE, version=version)
     return moved
@@ -299,4 +301,6 @@ def read_with_generation(key: str) -> tuple[int, Any]:
         found = cache.get_many([gen_key, key])
     if gen_key not in found:
         return generation(), None
-    return int(found[gen_key]), found.get(key)
+    current = int(found[gen_key])
+    local.saw_generation(current, now())
+    return current, found.get(key)

@@ -5,8 +5,10 @@ checks, WhiteNoise and the timing header; before sessions, authentication, CSRF,
 and the views). For an anonymous GET or HEAD of a route whose view declares a cache
 policy it computes the view's cache key, reads the generation and the entry in one
 cache round trip, and on a hit returns the stored response in the client's encoding:
-no session, no token lookup, no DRF, no throttle, no compression. On a miss it hands
-its lookup to the view, which renders and stores (``responses.cached_response``).
+no session, no token lookup, no DRF, no throttle, no compression. With Redis, the
+hottest entries are also kept in process (``books.cache.local``, the L1), answered with
+no round trip; ``X-Cache-Layer: local|redis`` says which. On a miss it hands its
+lookup to the view, which renders and stores (``responses.cached_response``).
 
 Throttling: a hit costs one cache read, less than a throttle check (two), so hits are
 not throttled; misses, which reach the database, keep DRF's throttles. A flood of hits
@@ -28,6 +30,7 @@ from django.urls import (
     get_urlconf,
 )
 
+from books.cache import local as local_cache
 from books.cache import responses
 from books.cache.keys import response_key
 from core.http import SAFE_METHODS, is_anonymous_request
@@ -81,9 +84,21 @@ class FrontDoorCacheMiddleware:
             variant=policy.variant,
             params=policy.params,
         )
+        if local_cache.seconds():
+            generation = local_cache.local.current_generation(local_cache.now())
+            entry = (
+                None if generation is None else local_cache.local.get(key, generation)
+            )
+            if entry is not None:  # L1: no round trip at all
+                response = responses.thaw(entry, request)
+                response["X-Cache-Layer"] = "local"
+                return responses.finish(request, response, key, generation, hit=True)
         found = responses.lookup(key)
         if not found.hit:
             request.cache_lookup = found  # type: ignore[attr-defined]
             return self.get_response(request)
+        if local_cache.seconds():
+            local_cache.local.put(key, found.entry)
         response = responses.thaw(found.entry, request)
+        response["X-Cache-Layer"] = "redis"
         return responses.finish(request, response, key, found.generation, hit=True)

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from books.cache import freshness
+from books.cache.local import local
 from core.http import INTERNAL_REQUEST
 
 # The pages and endpoints every visitor hits first.
@@ -56,4 +57,5 @@ def clear() -> None:
             raw.delete(*keys[start : start + 1000])
     else:
         cache.clear()
+    local.clear()
     freshness.publish_current()

@@ -111,7 +111,8 @@ def site(tmp_path_factory, django_db_blocker) -> Iterator[Site]:
         "SECRET_KEY": "live-test-" + uuid.uuid4().hex,
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": database_url,
-        "CATALOGUE_SYNC_SECONDS": "1",  # production's default, not the tests' 0
+        "CATALOGUE_SYNC_SECONDS": "1",  # production's defaults, not the tests' 0
+        "CACHE_LOCAL_SECONDS": "0.5",
         "CACHE_WARM_AFTER_WRITES": "false",
         "CACHE_RELEASE": f"live-{uuid.uuid4().hex[:8]}",  # a private keyspace
         "STATIC_ROOT": str(workdir / "static"),
