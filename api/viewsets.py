@@ -24,6 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +32,7 @@ from rest_framework.views import APIView
 from api.caching import CachedResponseMixin
 from api.filters import book_filter_parameters, book_filters
 from api.pagination import PAGE_PARAMETERS, KeysetPagination
+from api.permissions import CatalogueWritePermission
 from api.serializers import (
     AuthorDetailSerializer,
     AuthorListSerializer,
@@ -121,6 +123,7 @@ class BookViewSet(
 ):
     """Books: keyset-paginated list with filters, search and ordering; details."""
 
+    permission_classes = [CatalogueWritePermission]
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
     cache_params = BookFilters.PARAMETERS | PAGE_PARAMETERS
@@ -183,7 +186,12 @@ class BookViewSet(
         responses={201: ReviewSerializer},
     )
     @action(
-        detail=True, methods=["get", "post"], url_path="reviews", url_name="reviews"
+        detail=True,
+        methods=["get", "post"],
+        url_path="reviews",
+        url_name="reviews",
+        # Reviews are not catalogue writes: any signed-in user may post one.
+        permission_classes=[IsAuthenticatedOrReadOnly],
     )
     def reviews(self, request: Request, pk: str | None = None) -> Response:
         """A book's reviews, newest first (GET); add one (POST, authenticated)."""
@@ -216,6 +224,7 @@ class AuthorViewSet(
 ):
     """Authors with ``book_count``; the detail adds their newest books."""
 
+    permission_classes = [CatalogueWritePermission]
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
     cache_params = PAGE_PARAMETERS
@@ -270,6 +279,7 @@ class GenreViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     """All genres, unpaginated: a small lookup list (a few dozen rows)."""
 
     queryset = Genre.objects.order_by("name")
+    permission_classes = [CatalogueWritePermission]
     serializer_class = GenreSerializer
     pagination_class = None
     lookup_value_regex = r"\d+"
@@ -279,6 +289,7 @@ class PublisherViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     """All publishers, unpaginated: a small lookup list (a few dozen rows)."""
 
     queryset = Publisher.objects.order_by("name")
+    permission_classes = [CatalogueWritePermission]
     serializer_class = PublisherSerializer
     pagination_class = None
     lookup_value_regex = r"\d+"
