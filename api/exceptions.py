@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
@@ -24,13 +24,15 @@ class ConflictError(exceptions.APIException):
 
 
 def exception_handler(exc: Exception, context: dict):
-    """DRF's handler, taught three more exceptions.
+    """DRF's handler, taught four more exceptions.
 
     - ``RequestDataTooBig`` (body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, raised while
       DRF reads ``request.data``): JSON 413 instead of Django's plain-text 400.
     - Django's ``ValidationError`` from a service's ``full_clean()``: 400 with the same
       field -> messages shape as serializer errors.
     - ``books.services.Conflict`` (e.g. deleting an author who has books): 409.
+    - ``ObjectDoesNotExist`` from a service that re-reads its row under a lock (the
+      row was deleted since the view found it): 404, as if it had been gone before.
     """
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
@@ -38,4 +40,6 @@ def exception_handler(exc: Exception, context: dict):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Conflict):
         exc = ConflictError(str(exc))
+    elif isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)

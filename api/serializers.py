@@ -288,11 +288,14 @@ class BookWriteSerializer(serializers.ModelSerializer):
 
 
 class ReviewWriteSerializer(serializers.ModelSerializer):
+    """What a client may write on a review: POST, and PATCH (partial). ``reviewer``
+    is not here: it is the signed-in user's name (``services.review_add``)."""
+
     rating = serializers.IntegerField(min_value=1, max_value=5)
 
     class Meta:
         model = Review
-        fields = ["reviewer", "rating", "body"]
+        fields = ["rating", "body"]
 
 
 class AuthorWriteSerializer(serializers.ModelSerializer):

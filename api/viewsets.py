@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 from api.caching import CachedResponseMixin
 from api.filters import book_filter_parameters, book_filters
 from api.pagination import PAGE_PARAMETERS, KeysetPagination
-from api.permissions import CatalogueWritePermission
+from api.permissions import CatalogueWritePermission, IsWriterOrStaff
 from api.serializers import (
     AuthorDetailSerializer,
     AuthorListSerializer,
@@ -97,13 +97,12 @@ class WriteThroughServicesMixin:
         data = self.validated(
             self.get_serializer_class(), instance, partial=kwargs.get("partial", False)
         )
-        self.update_object(instance, data)
-        return Response(self.detail_data(instance))
+        return Response(self.detail_data(self.update_object(instance, data)))
 
     def create_object(self, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 
-    def update_object(self, instance: Model, data: dict[str, Any]) -> None:
+    def update_object(self, instance: Model, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 
     def detail_data(self, instance: Model) -> dict:
@@ -166,8 +165,8 @@ class BookViewSet(
     def create_object(self, data: dict[str, Any]) -> Book:
         return services.book_create(**data)
 
-    def update_object(self, instance: Book, data: dict[str, Any]) -> None:
-        services.book_update(book=instance, data=data)
+    def update_object(self, instance: Book, data: dict[str, Any]) -> Book:
+        return services.book_update(book=instance, data=data)
 
     def perform_destroy(self, instance: Book) -> None:
         services.book_delete(book=instance)
@@ -184,6 +183,7 @@ class BookViewSet(
         methods=["POST"],
         request=ReviewWriteSerializer,
         responses={201: ReviewSerializer},
+        description="Add a review as the signed-in user; ``reviewer`` is their name.",
     )
     @action(
         detail=True,
@@ -194,12 +194,12 @@ class BookViewSet(
         permission_classes=[IsAuthenticatedOrReadOnly],
     )
     def reviews(self, request: Request, pk: str | None = None) -> Response:
-        """A book's reviews, newest first (GET); add one (POST, authenticated)."""
+        """A book's reviews, newest first (GET); add one as yourself (POST)."""
         book = self.get_object()
         context = self.get_serializer_context()
         if request.method == "POST":
             data = self.validated(ReviewWriteSerializer)
-            review = services.review_add(book=book, **data)
+            review = services.review_add(book=book, user=request.user, **data)
             body = ReviewSerializer(review, context=context).data
             return Response(body, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(Review.objects.filter(book=book))
@@ -268,8 +268,8 @@ class AuthorViewSet(
     def create_object(self, data: dict[str, Any]) -> Author:
         return services.author_create(**data)
 
-    def update_object(self, instance: Author, data: dict[str, Any]) -> None:
-        services.author_update(author=instance, data=data)
+    def update_object(self, instance: Author, data: dict[str, Any]) -> Author:
+        return services.author_update(author=instance, data=data)
 
     def perform_destroy(self, instance: Author) -> None:
         services.author_delete(author=instance)
@@ -295,12 +295,45 @@ class PublisherViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"\d+"
 
 
-class ReviewViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """One review: the target of every review's ``url``."""
+@extend_schema_view(
+    partial_update=extend_schema(
+        request=ReviewWriteSerializer,
+        responses=ReviewSerializer,
+        description="Change the rating or body: the review's writer or staff only.",
+    ),
+    destroy=extend_schema(
+        description="Delete the review: its writer or staff only.",
+    ),
+)
+class ReviewViewSet(
+    WriteThroughServicesMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """One review (the target of every review's ``url``); its writer or staff may
+    PATCH its rating and body or DELETE it. No PUT: the book and the reviewer are
+    fixed once posted."""
 
     queryset = Review.objects.all()
-    serializer_class = ReviewSerializer
+    permission_classes = [IsAuthenticatedOrReadOnly, IsWriterOrStaff]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
+
+    def get_serializer_class(self):
+        if self.action == "partial_update":
+            return ReviewWriteSerializer
+        return ReviewSerializer
+
+    def update_object(self, instance: Review, data: dict[str, Any]) -> Review:
+        return services.review_update(review=instance, **data)
+
+    def detail_data(self, review: Review) -> dict:
+        return ReviewSerializer(review, context=self.get_serializer_context()).data
+
+    def perform_destroy(self, instance: Review) -> None:
+        services.review_delete(review=instance)
 
 
 class CatalogueStatsView(APIView):

@@ -68,9 +68,9 @@ def test_a_books_reviews_hit_and_a_posted_review_shows_next(
     with django_assert_num_queries(0):
         assert api_client.get(url).headers["X-Cache"] == "HIT"
     with django_capture_on_commit_callbacks(execute=True):
-        posted = token_client.post(url, {"reviewer": "New Voice", "rating": 5})
+        posted = token_client.post(url, {"rating": 5, "body": "New voice"})
     assert posted.status_code == 201
-    assert api_client.get(url).json()["results"][0]["reviewer"] == "New Voice"
+    assert api_client.get(url).json()["results"][0]["body"] == "New voice"
 
 
 def test_query_string_is_normalised(api_client, book_factory):
