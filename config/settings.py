@@ -301,7 +301,13 @@ REST_FRAMEWORK = {
     # orjson for JSON responses; the browsable API stays for humans.
     "DEFAULT_RENDERER_CLASSES": [
         "api.renderers.ORJSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "api.renderers.BrowsableAPIRenderer",
+    ],
+    # JSON, and plain HTML-form encoding. No multipart: nothing here takes a file,
+    # and Django streams multipart uploads to disk past any body-size check.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
     ],
     # Keyset pagination everywhere (no COUNT); lookup lists opt out per view.
     "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetPagination",
