@@ -117,6 +117,7 @@ class NaiveAuthorDetailSerializer(NaiveAuthorSerializer):
 class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
     """The book list and detail, untuned."""
 
+    throttle_scope = "naive"  # api.throttles: a strict budget of its own
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
@@ -160,6 +161,7 @@ class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
 class NaiveAuthorViewSet(viewsets.ReadOnlyModelViewSet):
     """The author list and detail, untuned."""
 
+    throttle_scope = "naive"
     queryset = Author.objects.all()
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
     pagination_class = KeysetPagination

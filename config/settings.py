@@ -316,16 +316,20 @@ REST_FRAMEWORK = {
     # Throttle counters live in the default cache. With Redis down, django-redis's
     # IGNORE_EXCEPTIONS makes every counter read empty, so throttling silently stops
     # and requests are served: chosen over turning a cache outage into 500s.
+    # The site's own requests (cache warming) are never throttled (api.throttles).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "api.throttles.AnonRateThrottle",
+        "api.throttles.UserRateThrottle",
+        "api.throttles.ScopedRateThrottle",
     ],
-    # Per client address. Generous for people; load tests from one address (wrk,
-    # `bench --url`) raise them via the environment. In-process `bench` gives every
-    # request its own address, so it never meets them.
+    # Per client address (anonymous) or user. Generous for people; load tests from
+    # one address (wrk, `bench --url`) raise them via the environment. In-process
+    # `bench` gives every request its own address, so it never meets them. `naive`
+    # is the views with `throttle_scope = "naive"`: hundreds of queries a request.
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="1000/min"),
         "user": env("API_THROTTLE_USER", default="5000/min"),
+        "naive": env("API_THROTTLE_NAIVE", default="60/min"),
     },
     # Proxies in front of the app; throttles key on the client address that many hops
     # back in X-Forwarded-For, so a client cannot reset its limit by rotating it.
