@@ -288,9 +288,15 @@ LOGIN_URL = "admin:login"
 
 # --- Django REST framework ------------------------------------------------------------
 
+# API tokens (`Authorization: Token <key>`) are refused this many days after they were
+# made; `manage.py rotate_tokens` replaces them (api.authentication).
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
+if API_TOKEN_TTL_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_TTL_DAYS must be 1 or more.")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
