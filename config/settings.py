@@ -5,6 +5,7 @@ needs no server. ``DATABASE_URL`` and ``REDIS_URL`` switch it to PostgreSQL (psy
 with Django's native pool) and django-redis. See the README's table of variables.
 """
 
+import datetime
 import hashlib
 from pathlib import Path
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     # Before staticfiles, so that runserver serves static files like production does.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -67,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The toolbar monkey-patches Django when imported, so it is wired in only under DEBUG.
@@ -251,7 +255,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HTTPS)
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP inside the network
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Proxies in front of the app. The client address (throttles, login lockouts) is the
+# one that many hops back in X-Forwarded-For: the hop our own proxy appended, which a
+# client cannot forge. 0: REMOTE_ADDR, and X-Forwarded-For is ignored.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)  # probes speak plain HTTP inside the network
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -285,6 +293,23 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# Password guessing (admin login): django-axes checks every authenticate() call that
+# carries a request. After 5 failures for one username from one address, that pair
+# is locked out for 15 minutes, right password or not (429). Attempts live in the
+# database, not the cache: a cache outage must not switch the lockout off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The address the throttles use (NUM_PROXIES hops back), so rotating X-Forwarded-For
+# cannot dodge the lockout. Axes would otherwise use django-ipware when installed
+# (AXES_IPWARE_*), with rules of its own.
+AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
 
 # --- Django REST framework ------------------------------------------------------------
 
@@ -337,9 +362,9 @@ REST_FRAMEWORK = {
         "user": env("API_THROTTLE_USER", default="5000/min"),
         "naive": env("API_THROTTLE_NAIVE", default="60/min"),
     },
-    # Proxies in front of the app; throttles key on the client address that many hops
-    # back in X-Forwarded-For, so a client cannot reset its limit by rotating it.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # Throttles key on the client address NUM_PROXIES hops back in X-Forwarded-For
+    # (see NUM_PROXIES), so a client cannot reset its limit by rotating it.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {

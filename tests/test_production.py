@@ -4,6 +4,7 @@ No Docker engine runs here, so compose.yaml and the Dockerfile are checked as da
 The fault drill (tests/faults.py) runs at the end on the PostgreSQL + Redis pass.
 """
 
+import datetime
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from django.db import OperationalError, connection
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
+from django.utils import timezone
 
 from config import urls as project_urls
 from core.logs import JsonFormatter, RequestIDFilter, request_id_var
@@ -141,6 +143,74 @@ def test_throttle_identity_is_not_reset_by_a_forged_forwarded_for(
         HTTP_X_FORWARDED_FOR="203.0.113.66, 198.51.100.7",
     )
     assert AnonRateThrottle().get_ident(request) == expected
+
+
+# --- Password guessing on the admin login (django-axes) -------------------------------
+
+RIGHT = "the-right-password-42"
+
+
+@pytest.fixture
+def admin_user(django_user_model, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return django_user_model.objects.create_superuser("boss", password=RIGHT)
+
+
+def admin_login(client, password: str, username: str = "boss", **extra):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password},
+        **extra,
+    )
+
+
+def test_the_sixth_try_is_refused_even_with_the_right_password(client, admin_user):
+    statuses = [admin_login(client, "wrong-guess").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]  # the form again, then locked out
+    response = admin_login(client, RIGHT)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302  # still not signed in
+
+
+def test_a_success_before_the_limit_clears_the_failures(client, admin_user):
+    for _ in range(4):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 302
+    client.logout()
+    for _ in range(4):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 302
+
+
+def test_rotating_x_forwarded_for_does_not_dodge_the_lockout(client, admin_user):
+    for i in range(5):
+        admin_login(client, "wrong-guess", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+    response = admin_login(client, RIGHT, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert response.status_code == 429
+
+
+def test_the_lockout_is_per_username_and_address(client, admin_user, django_user_model):
+    django_user_model.objects.create_superuser("other", password=RIGHT)
+    for _ in range(5):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 429
+    assert admin_login(client, RIGHT, username="other").status_code == 302
+    elsewhere = Client(REMOTE_ADDR="192.0.2.50")
+    assert admin_login(elsewhere, RIGHT).status_code == 302
+
+
+def test_the_lockout_lifts_after_fifteen_minutes(client, admin_user, settings):
+    from axes.models import AccessAttempt
+
+    assert datetime.timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
+    for _ in range(5):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 429
+    AccessAttempt.objects.update(
+        attempt_time=timezone.now() - datetime.timedelta(minutes=15, seconds=1)
+    )
+    assert admin_login(client, RIGHT).status_code == 302
 
 
 # --- Hostile input --------------------------------------------------------------------
