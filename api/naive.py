@@ -19,10 +19,11 @@ from typing import Any
 from django.db.models import Avg, Count, Q
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 
 from api.filters import book_filter_parameters, book_filters
 from api.pagination import KeysetPagination
+from api.renderers import BrowsableAPIRenderer
 from api.serializers import (
     AuthorListSerializer,
     BookListSerializer,

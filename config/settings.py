@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "csp",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -52,6 +54,9 @@ MIDDLEWARE = [
     # First, so every response (even a 400 for a bad Host) carries the request id.
     "core.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside everything that renders HTML (the toolbar included), so the header it
+    # writes carries the nonce of any template that asked for one.
+    "csp.middleware.CSPMiddleware",
     # Before anything parses the request: NUL bytes and oversized bodies are a 400.
     "core.middleware.BadInputMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
@@ -259,10 +264,30 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Proxies in front of the app. The client address (throttles, login lockouts) is the
 # one that many hops back in X-Forwarded-For: the hop our own proxy appended, which a
 # client cannot forge. 0: REMOTE_ADDR, and X-Forwarded-For is ignored.
-NUM_PROXIES = env.int("NUM_PROXIES", default=0)  # probes speak plain HTTP inside the network
+NUM_PROXIES = env.int(
+    "NUM_PROXIES", default=0
+)  # probes speak plain HTTP inside the network
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): everything from this origin, no inline script
+# or style unless the template marks it with the request's nonce (NONCE appears in the
+# header only on responses that used one). Views that need more say so themselves:
+# the Swagger docs (api/urls.py), the browsable API (api/renderers.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
