@@ -3,7 +3,8 @@
 Its permissions are created here first: on a fresh database Django creates model
 permissions only in ``post_migrate``, after every migration has run, so a data
 migration that looks them up would find none. ``create_permissions`` is idempotent,
-and ``post_migrate`` later finds them already there.
+and ``post_migrate`` later finds them already there. (``books.roles.ensure_groups``
+makes the group again where a ``flush`` emptied it; this list is the one of 0004.)
 """
 
 from django.contrib.auth.management import create_permissions

@@ -11,20 +11,6 @@ from tests.factories import AuthorFactory, BookFactory, GenreFactory, PublisherF
 pytestmark = pytest.mark.django_db
 
 
-def test_migration_creates_the_editors_group_with_catalogue_permissions():
-    codenames = set(
-        Group.objects.get(name="editors").permissions.values_list(
-            "content_type__app_label", "codename"
-        )
-    )
-    expected = {
-        ("books", f"{action}_{model}")
-        for model in ("book", "author", "genre", "publisher")
-        for action in ("add", "change", "delete")
-    } | {("books", "change_review"), ("books", "delete_review")}
-    assert codenames == expected
-
-
 @pytest.fixture
 def book_payload() -> dict:
     return {
