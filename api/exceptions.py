@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
@@ -24,18 +29,28 @@ class ConflictError(exceptions.APIException):
 
 
 def exception_handler(exc: Exception, context: dict):
-    """DRF's handler, taught three more exceptions.
+    """DRF's handler, taught five more exceptions.
 
     - ``RequestDataTooBig`` (body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, raised while
       DRF reads ``request.data``): JSON 413 instead of Django's plain-text 400.
+    - ``TooManyFieldsSent`` (a form body over ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, also
+      raised while reading ``request.data``): JSON 400 instead of Django's HTML one.
     - Django's ``ValidationError`` from a service's ``full_clean()``: 400 with the same
       field -> messages shape as serializer errors.
     - ``books.services.Conflict`` (e.g. deleting an author who has books): 409.
+    - ``ObjectDoesNotExist`` from a service that re-reads its row under a lock (the
+      row was deleted since the view found it): 404, as if it had been gone before.
     """
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(
+            f"Too many form fields: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+        )
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Conflict):
         exc = ConflictError(str(exc))
+    elif isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)

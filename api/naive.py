@@ -19,10 +19,11 @@ from typing import Any
 from django.db.models import Avg, Count, Q
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 
 from api.filters import book_filter_parameters, book_filters
 from api.pagination import KeysetPagination
+from api.renderers import BrowsableAPIRenderer
 from api.serializers import (
     AuthorListSerializer,
     BookListSerializer,
@@ -117,6 +118,7 @@ class NaiveAuthorDetailSerializer(NaiveAuthorSerializer):
 class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
     """The book list and detail, untuned."""
 
+    throttle_scope = "naive"  # api.throttles: a strict budget of its own
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
@@ -160,6 +162,7 @@ class NaiveBookViewSet(viewsets.ReadOnlyModelViewSet):
 class NaiveAuthorViewSet(viewsets.ReadOnlyModelViewSet):
     """The author list and detail, untuned."""
 
+    throttle_scope = "naive"
     queryset = Author.objects.all()
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
     pagination_class = KeysetPagination

@@ -7,6 +7,7 @@ hand the result to ``books.services``.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -284,32 +285,99 @@ def books_url(request, author: Author) -> str:
 # --- writes ---------------------------------------------------------------------------
 
 
+GENRES_PER_BOOK = 10
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")  # Genre.slug: a SlugField, max_length 100
+_MAX_ID = 2**63 - 1  # BigAutoField
+
+
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
-class GenreRefField(serializers.RelatedField):
-    """A genre given by id (``3`` or ``"3"``) or by slug (``"fantasy"``)."""
+class GenreRefField(serializers.Field):
+    """One genre reference: an id (``3`` or ``"3"``) or a slug (``"fantasy"``).
 
-    default_error_messages = {
-        "does_not_exist": "No genre with id or slug {value}.",
-        "invalid": "Give a genre id or slug.",
-    }
+    Checks the shape only, with no query: ``GenreListField`` looks up the whole list
+    at once. Anything that cannot be an id or a slug (NUL, lone surrogates, spaces,
+    objects) is invalid, and never echoed back.
+    """
 
-    def to_internal_value(self, data: Any) -> Genre:
-        if isinstance(data, bool) or not isinstance(data, int | str):
-            self.fail("invalid")
-        text = str(data).strip()
-        # PostgreSQL rejects NUL in text, so refuse it here rather than 500 there.
-        if not text or "\x00" in text or len(text) > 100:
-            self.fail("invalid")
-        match = Q(slug=text)
-        if text.isascii() and text.isdigit() and len(text) < 19:
-            match |= Q(pk=int(text))
-        genre = self.get_queryset().filter(match).first()
-        if genre is None:
-            self.fail("does_not_exist", value=text)
-        return genre
+    default_error_messages = {"invalid": "Give a genre id or slug."}
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return data
+        if isinstance(data, str):
+            text = data.strip()
+            if _SLUG.fullmatch(text):
+                return text
+        self.fail("invalid")
 
     def to_representation(self, value: Genre) -> str:
         return value.slug
+
+
+class GenreListField(serializers.ListField):
+    """A book's genres: at most ``GENRES_PER_BOOK`` references, resolved in one query.
+
+    The length is checked before anything else, so a huge list costs nothing; a
+    digit string names the genre with that id, or else the one with that slug.
+    """
+
+    child = GenreRefField()
+    default_error_messages = {
+        "max_length": "A book has at most {max_length} genres.",
+        "invalid_items": "Give each genre as an id or a slug; item {positions} is not.",
+        "does_not_exist": "No genre with id or slug {values}.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", GENRES_PER_BOOK)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[Genre]:
+        if isinstance(data, list | tuple) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        refs: list[int | str] = super().to_internal_value(data)
+        if not refs:
+            return []
+        ids = {int(ref) for ref in refs if _is_id(ref)}
+        slugs = {ref for ref in refs if isinstance(ref, str)}
+        by_id, by_slug = {}, {}
+        for genre in Genre.objects.filter(Q(pk__in=ids) | Q(slug__in=slugs)):
+            by_id[genre.pk] = by_slug[genre.slug] = genre
+        genres, missing = [], []
+        for ref in refs:
+            genre = (by_id.get(int(ref)) if _is_id(ref) else None) or (
+                by_slug.get(ref) if isinstance(ref, str) else None
+            )
+            if genre is None:
+                missing.append(str(ref))
+            elif genre not in genres:
+                genres.append(genre)
+        if missing:
+            self.fail("does_not_exist", values=", ".join(missing))
+        return genres
+
+    def run_child_validation(self, data: list) -> list[int | str]:
+        """The items' shapes; one flat message naming the bad positions (DRF's
+        ``{index: errors}`` would put integer keys in the JSON error)."""
+        refs, bad = [], []
+        for position, item in enumerate(data, start=1):
+            try:
+                refs.append(self.child.run_validation(item))
+            except serializers.ValidationError:
+                bad.append(str(position))
+        if bad:
+            self.fail("invalid_items", positions=", ".join(bad))
+        return refs
+
+    def to_representation(self, data: Any) -> list[str]:
+        genres = data.all() if hasattr(data, "all") else data
+        return [self.child.to_representation(genre) for genre in genres]
+
+
+def _is_id(ref: int | str) -> bool:
+    if isinstance(ref, int):
+        return 0 < ref <= _MAX_ID
+    return ref.isascii() and ref.isdigit() and 0 < int(ref) <= _MAX_ID
 
 
 class BookWriteSerializer(serializers.ModelSerializer):
@@ -317,7 +385,7 @@ class BookWriteSerializer(serializers.ModelSerializer):
     publisher = serializers.PrimaryKeyRelatedField(
         queryset=Publisher.objects.all(), allow_null=True, required=False
     )
-    genres = GenreRefField(queryset=Genre.objects.all(), many=True, required=False)
+    genres = GenreListField(required=False)
     pages = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     price = serializers.DecimalField(
         max_digits=8, decimal_places=2, min_value=Decimal("0.01")
@@ -339,11 +407,14 @@ class BookWriteSerializer(serializers.ModelSerializer):
 
 
 class ReviewWriteSerializer(serializers.ModelSerializer):
+    """What a client may write on a review: POST, and PATCH (partial). ``reviewer``
+    is not here: it is the signed-in user's name (``services.review_add``)."""
+
     rating = serializers.IntegerField(min_value=1, max_value=5)
 
     class Meta:
         model = Review
-        fields = ["reviewer", "rating", "body"]
+        fields = ["rating", "body"]
 
 
 class AuthorWriteSerializer(serializers.ModelSerializer):

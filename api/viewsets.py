@@ -24,6 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +32,7 @@ from rest_framework.views import APIView
 from api.caching import CachedResponseMixin
 from api.filters import book_filter_parameters, book_filters
 from api.pagination import PAGE_PARAMETERS, KeysetPagination
+from api.permissions import CatalogueWritePermission, IsWriterOrStaff
 from api.serializers import (
     AuthorDetailSerializer,
     AuthorListSerializer,
@@ -96,13 +98,12 @@ class WriteThroughServicesMixin:
         data = self.validated(
             self.get_serializer_class(), instance, partial=kwargs.get("partial", False)
         )
-        self.update_object(instance, data)
-        return Response(self.detail_data(instance))
+        return Response(self.detail_data(self.update_object(instance, data)))
 
     def create_object(self, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 
-    def update_object(self, instance: Model, data: dict[str, Any]) -> None:
+    def update_object(self, instance: Model, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 
     def detail_data(self, instance: Model) -> dict:
@@ -122,6 +123,7 @@ class BookViewSet(
 ):
     """Books: keyset-paginated list with filters, search and ordering; details."""
 
+    permission_classes = [CatalogueWritePermission]
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
     cache_params = BookFilters.PARAMETERS | PAGE_PARAMETERS
@@ -170,8 +172,8 @@ class BookViewSet(
     def create_object(self, data: dict[str, Any]) -> Book:
         return services.book_create(**data)
 
-    def update_object(self, instance: Book, data: dict[str, Any]) -> None:
-        services.book_update(book=instance, data=data)
+    def update_object(self, instance: Book, data: dict[str, Any]) -> Book:
+        return services.book_update(book=instance, data=data)
 
     def perform_destroy(self, instance: Book) -> None:
         services.book_delete(book=instance)
@@ -188,17 +190,23 @@ class BookViewSet(
         methods=["POST"],
         request=ReviewWriteSerializer,
         responses={201: ReviewSerializer},
+        description="Add a review as the signed-in user; ``reviewer`` is their name.",
     )
     @action(
-        detail=True, methods=["get", "post"], url_path="reviews", url_name="reviews"
+        detail=True,
+        methods=["get", "post"],
+        url_path="reviews",
+        url_name="reviews",
+        # Reviews are not catalogue writes: any signed-in user may post one.
+        permission_classes=[IsAuthenticatedOrReadOnly],
     )
     def reviews(self, request: Request, pk: str | None = None) -> Response:
-        """A book's reviews, newest first (GET); add one (POST, authenticated)."""
+        """A book's reviews, newest first (GET); add one as yourself (POST)."""
         book = self.get_object()
         context = self.get_serializer_context()
         if request.method == "POST":
             data = self.validated(ReviewWriteSerializer)
-            review = services.review_add(book=book, **data)
+            review = services.review_add(book=book, user=request.user, **data)
             body = ReviewSerializer(review, context=context).data
             return Response(body, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(Review.objects.filter(book=book))
@@ -223,6 +231,7 @@ class AuthorViewSet(
 ):
     """Authors with ``book_count``; the detail adds their newest books."""
 
+    permission_classes = [CatalogueWritePermission]
     pagination_class = KeysetPagination
     lookup_value_regex = r"\d+"
     cache_params = PAGE_PARAMETERS
@@ -266,8 +275,8 @@ class AuthorViewSet(
     def create_object(self, data: dict[str, Any]) -> Author:
         return services.author_create(**data)
 
-    def update_object(self, instance: Author, data: dict[str, Any]) -> None:
-        services.author_update(author=instance, data=data)
+    def update_object(self, instance: Author, data: dict[str, Any]) -> Author:
+        return services.author_update(author=instance, data=data)
 
     def perform_destroy(self, instance: Author) -> None:
         services.author_delete(author=instance)
@@ -277,6 +286,7 @@ class GenreViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     """All genres, unpaginated: a small lookup list (a few dozen rows)."""
 
     queryset = Genre.objects.order_by("name")
+    permission_classes = [CatalogueWritePermission]
     serializer_class = GenreSerializer
     pagination_class = None
     lookup_value_regex = r"\d+"
@@ -286,17 +296,51 @@ class PublisherViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     """All publishers, unpaginated: a small lookup list (a few dozen rows)."""
 
     queryset = Publisher.objects.order_by("name")
+    permission_classes = [CatalogueWritePermission]
     serializer_class = PublisherSerializer
     pagination_class = None
     lookup_value_regex = r"\d+"
 
 
-class ReviewViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """One review: the target of every review's ``url``."""
+@extend_schema_view(
+    partial_update=extend_schema(
+        request=ReviewWriteSerializer,
+        responses=ReviewSerializer,
+        description="Change the rating or body: the review's writer or staff only.",
+    ),
+    destroy=extend_schema(
+        description="Delete the review: its writer or staff only.",
+    ),
+)
+class ReviewViewSet(
+    WriteThroughServicesMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """One review (the target of every review's ``url``); its writer or staff may
+    PATCH its rating and body or DELETE it. No PUT: the book and the reviewer are
+    fixed once posted."""
 
     queryset = Review.objects.all()
-    serializer_class = ReviewSerializer
+    permission_classes = [IsAuthenticatedOrReadOnly, IsWriterOrStaff]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
     lookup_value_regex = r"\d+"
+
+    def get_serializer_class(self):
+        if self.action == "partial_update":
+            return ReviewWriteSerializer
+        return ReviewSerializer
+
+    def update_object(self, instance: Review, data: dict[str, Any]) -> Review:
+        return services.review_update(review=instance, **data)
+
+    def detail_data(self, review: Review) -> dict:
+        return ReviewSerializer(review, context=self.get_serializer_context()).data
+
+    def perform_destroy(self, instance: Review) -> None:
+        services.review_delete(review=instance)
 
 
 class CatalogueStatsView(APIView):

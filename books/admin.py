@@ -65,5 +65,5 @@ class ReviewAdmin(admin.ModelAdmin):
     list_display = ["book", "reviewer", "rating", "created"]
     list_select_related = ["book"]
     list_filter = ["rating"]
-    raw_id_fields = ["book"]
+    raw_id_fields = ["book", "user"]
     show_full_result_count = False

@@ -7,8 +7,9 @@ class BooksConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
 
-        from books import tasks
+        from books import roles, tasks
         from books.cache import freshness
 
         # Every connection reports its catalogue writes, so the writer publishes the
@@ -19,4 +20,9 @@ class BooksConfig(AppConfig):
         # A published version makes the hottest pages worth re-rendering.
         freshness.catalogue_published.connect(
             tasks.schedule_cache_warm, dispatch_uid="books.tasks.warm"
+        )
+        # The editors group outlives a flush (books.roles); sent after this app's
+        # permissions exist.
+        post_migrate.connect(
+            roles.ensure_groups, sender=self, dispatch_uid="books.roles.groups"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import (
@@ -377,6 +378,16 @@ class Review(models.Model):
         Book, on_delete=models.CASCADE, related_name="reviews", db_index=False
     )
     reviewer = models.CharField(max_length=100)
+    # Who wrote it, for reviews posted by a signed-in user (``reviewer`` is then their
+    # name); seeded and imported reviews have only a name. Deleting the user keeps
+    # the review and its name.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviews",
+    )
     rating = models.PositiveSmallIntegerField()
     body = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)

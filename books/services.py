@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -92,13 +93,50 @@ def book_delete(*, book: Book) -> None:
     book.delete()
 
 
+def reviewer_name(user: AbstractBaseUser) -> str:
+    """The name a user's reviews show: their full name, else their username."""
+    get_full_name = getattr(user, "get_full_name", None)
+    name = (get_full_name() if get_full_name else "") or user.get_username()
+    return name[: Review._meta.get_field("reviewer").max_length]
+
+
 @transaction.atomic
-def review_add(*, book: Book, reviewer: str, rating: int, body: str = "") -> Review:
-    """Add a review; the 1..5 rating is checked here and by a CHECK constraint."""
-    review = Review(book=book, reviewer=reviewer, rating=rating, body=body)
+def review_add(
+    *, book: Book, user: AbstractBaseUser, rating: int, body: str = ""
+) -> Review:
+    """Add ``user``'s review; the 1..5 rating is checked here and by a CHECK
+    constraint. ``reviewer`` is the user's name, never chosen by the client."""
+    review = Review(
+        book=book, user=user, reviewer=reviewer_name(user), rating=rating, body=body
+    )
     review.full_clean()
     review.save()
     return review
+
+
+@transaction.atomic
+def review_update(
+    *, review: Review, rating: int | None = None, body: str | None = None
+) -> Review:
+    """Change a review's rating and/or body; returns the updated review.
+
+    The row is re-read under a lock: a review deleted meanwhile raises
+    ``Review.DoesNotExist`` instead of being resurrected by ``save()``'s INSERT
+    fallback, and two concurrent edits apply one after the other.
+    """
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    if rating is not None:
+        review.rating = rating
+    if body is not None:
+        review.body = body
+    review.full_clean()
+    review.save(update_fields=["rating", "body"])
+    return review
+
+
+@transaction.atomic
+def review_delete(*, review: Review) -> None:
+    review.delete()
 
 
 @transaction.atomic

@@ -14,6 +14,8 @@ and ``graceful_timeout`` stays inside the orchestrator's stop grace period (comp
 import multiprocessing
 import os
 
+import gunicorn.http.wsgi
+
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
@@ -110,6 +112,14 @@ if os.environ.get("LOG_FORMAT", "plain" if _debug else "json") == "json":
     }
 
 proc_name = "bookshelf"
+
+# --- Server header --------------------------------------------------------------------
+# gunicorn answers every request with "Server: gunicorn" and has no setting to change
+# or drop it. Its Response reads the module global SERVER for each response, and this
+# file runs in the master before the workers fork, so setting it here names the
+# service instead of the software that serves it (the version, gunicorn/<version>,
+# only ever reaches the app's environ as SERVER_SOFTWARE).
+gunicorn.http.wsgi.SERVER = os.environ.get("GUNICORN_SERVER_HEADER") or "bookshelf"
 
 # gunicorn's runtime control socket (gunicornc) defaults to one fixed path per user, so
 # two instances on a host would fight over it; on only when given a path.

@@ -5,10 +5,12 @@ needs no server. ``DATABASE_URL`` and ``REDIS_URL`` switch it to PostgreSQL (psy
 with Django's native pool) and django-redis. See the README's table of variables.
 """
 
+import datetime
 import hashlib
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,6 +39,8 @@ INSTALLED_APPS = [
     # Before staticfiles, so that runserver serves static files like production does.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -51,6 +55,9 @@ MIDDLEWARE = [
     # First, so every response (even a 400 for a bad Host) carries the request id.
     "core.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside everything that renders HTML (the toolbar included), so the header it
+    # writes carries the nonce of any template that asked for one.
+    "csp.middleware.CSPMiddleware",
     # Before anything parses the request: NUL bytes and oversized bodies are a 400.
     "core.middleware.BadInputMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
@@ -71,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The toolbar monkey-patches Django when imported, so it is wired in only under DEBUG.
@@ -265,10 +274,34 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HTTPS)
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP inside the network
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Proxies in front of the app. The client address (throttles, login lockouts) is the
+# one that many hops back in X-Forwarded-For: the hop our own proxy appended, which a
+# client cannot forge. 0: REMOTE_ADDR, and X-Forwarded-For is ignored.
+NUM_PROXIES = env.int(
+    "NUM_PROXIES", default=0
+)  # probes speak plain HTTP inside the network
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): everything from this origin, no inline script
+# or style unless the template marks it with the request's nonce (NONCE appears in the
+# header only on responses that used one). Views that need more say so themselves:
+# the Swagger docs (api/urls.py), the browsable API (api/renderers.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
@@ -300,11 +333,34 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# Password guessing (admin login): django-axes checks every authenticate() call that
+# carries a request. After 5 failures for one username from one address, that pair
+# is locked out for 15 minutes, right password or not (429). Attempts live in the
+# database, not the cache: a cache outage must not switch the lockout off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The address the throttles use (NUM_PROXIES hops back), so rotating X-Forwarded-For
+# cannot dodge the lockout. Axes would otherwise use django-ipware when installed
+# (AXES_IPWARE_*), with rules of its own.
+AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
+
 # --- Django REST framework ------------------------------------------------------------
+
+# API tokens (`Authorization: Token <key>`) are refused this many days after they were
+# made; `manage.py rotate_tokens` replaces them (api.authentication).
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
+if API_TOKEN_TTL_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_TTL_DAYS must be 1 or more.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -315,7 +371,13 @@ REST_FRAMEWORK = {
     # orjson for JSON responses; the browsable API stays for humans.
     "DEFAULT_RENDERER_CLASSES": [
         "api.renderers.ORJSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "api.renderers.BrowsableAPIRenderer",
+    ],
+    # JSON, and plain HTML-form encoding. No multipart: nothing here takes a file,
+    # and Django streams multipart uploads to disk past any body-size check.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
     ],
     # Keyset pagination everywhere (no COUNT); lookup lists opt out per view.
     "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetPagination",
@@ -324,20 +386,24 @@ REST_FRAMEWORK = {
     # Throttle counters live in the default cache. With Redis down, django-redis's
     # IGNORE_EXCEPTIONS makes every counter read empty, so throttling silently stops
     # and requests are served: chosen over turning a cache outage into 500s.
+    # The site's own requests (cache warming) are never throttled (api.throttles).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "api.throttles.AnonRateThrottle",
+        "api.throttles.UserRateThrottle",
+        "api.throttles.ScopedRateThrottle",
     ],
-    # Per client address. Generous for people; load tests from one address (wrk,
-    # `bench --url`) raise them via the environment. In-process `bench` gives every
-    # request its own address, so it never meets them.
+    # Per client address (anonymous) or user. Generous for people; load tests from
+    # one address (wrk, `bench --url`) raise them via the environment. In-process
+    # `bench` gives every request its own address, so it never meets them. `naive`
+    # is the views with `throttle_scope = "naive"`: hundreds of queries a request.
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="1000/min"),
         "user": env("API_THROTTLE_USER", default="5000/min"),
+        "naive": env("API_THROTTLE_NAIVE", default="60/min"),
     },
-    # Proxies in front of the app; throttles key on the client address that many hops
-    # back in X-Forwarded-For, so a client cannot reset its limit by rotating it.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # Throttles key on the client address NUM_PROXIES hops back in X-Forwarded-For
+    # (see NUM_PROXIES), so a client cannot reset its limit by rotating it.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {

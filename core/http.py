@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -13,6 +15,24 @@ INTERNAL_REQUEST = "bookshelf.internal"
 
 def is_internal(request: HttpRequest) -> bool:
     return request.META.get(INTERNAL_REQUEST) is True
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: ``REMOTE_ADDR``, or behind ``NUM_PROXIES`` proxies the
+    address that many hops back in ``X-Forwarded-For`` (DRF's throttles use the same
+    rule). Only a well-formed address counts; anything else falls back to
+    ``REMOTE_ADDR``, so a forged header can never name an arbitrary identity.
+    """
+    remote = request.META.get("REMOTE_ADDR")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if settings.NUM_PROXIES and forwarded:
+        hops = forwarded.split(",")
+        candidate = hops[-min(settings.NUM_PROXIES, len(hops))].strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            pass
+    return remote
 
 
 def is_api(request: HttpRequest) -> bool:

@@ -4,14 +4,22 @@ No Docker engine runs here, so compose.yaml and the Dockerfile are checked as da
 The fault drill (tests/faults.py) runs at the end on the PostgreSQL + Redis pass.
 """
 
+import base64
+import datetime
+import hashlib
 import json
 import logging
 import os
 import re
 import runpy
 import secrets
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -20,6 +28,7 @@ from django.db import OperationalError, connection
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
+from django.utils import timezone
 
 from config import urls as project_urls
 from core.logs import JsonFormatter, RequestIDFilter, request_id_var
@@ -143,6 +152,74 @@ def test_throttle_identity_is_not_reset_by_a_forged_forwarded_for(
     assert AnonRateThrottle().get_ident(request) == expected
 
 
+# --- Password guessing on the admin login (django-axes) -------------------------------
+
+RIGHT = "the-right-password-42"
+
+
+@pytest.fixture
+def admin_user(django_user_model, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return django_user_model.objects.create_superuser("boss", password=RIGHT)
+
+
+def admin_login(client, password: str, username: str = "boss", **extra):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password},
+        **extra,
+    )
+
+
+def test_the_sixth_try_is_refused_even_with_the_right_password(client, admin_user):
+    statuses = [admin_login(client, "wrong-guess").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]  # the form again, then locked out
+    response = admin_login(client, RIGHT)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302  # still not signed in
+
+
+def test_a_success_before_the_limit_clears_the_failures(client, admin_user):
+    for _ in range(4):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 302
+    client.logout()
+    for _ in range(4):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 302
+
+
+def test_rotating_x_forwarded_for_does_not_dodge_the_lockout(client, admin_user):
+    for i in range(5):
+        admin_login(client, "wrong-guess", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+    response = admin_login(client, RIGHT, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert response.status_code == 429
+
+
+def test_the_lockout_is_per_username_and_address(client, admin_user, django_user_model):
+    django_user_model.objects.create_superuser("other", password=RIGHT)
+    for _ in range(5):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 429
+    assert admin_login(client, RIGHT, username="other").status_code == 302
+    elsewhere = Client(REMOTE_ADDR="192.0.2.50")
+    assert admin_login(elsewhere, RIGHT).status_code == 302
+
+
+def test_the_lockout_lifts_after_fifteen_minutes(client, admin_user, settings):
+    from axes.models import AccessAttempt
+
+    assert datetime.timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
+    for _ in range(5):
+        admin_login(client, "wrong-guess")
+    assert admin_login(client, RIGHT).status_code == 429
+    AccessAttempt.objects.update(
+        attempt_time=timezone.now() - datetime.timedelta(minutes=15, seconds=1)
+    )
+    assert admin_login(client, RIGHT).status_code == 302
+
+
 # --- Hostile input --------------------------------------------------------------------
 
 
@@ -258,6 +335,197 @@ def test_statement_timeout_maps_to_503(rf, postgres):
     assert response.status_code == 503
 
 
+# --- Content-Security-Policy ----------------------------------------------------------
+
+
+class InlineContent(HTMLParser):
+    """What a page runs or styles inline: the things a CSP without 'unsafe-inline'
+    blocks unless a nonce or a hash allows them."""
+
+    EXECUTABLE = {None, "", "text/javascript", "application/javascript", "module"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str | None] = []  # the nonce of each inline script
+        self.styles: list[str | None] = []  # the nonce of each <style>
+        self.style_attributes: list[str] = []
+        self.handlers: list[str] = []  # onclick=..., javascript: URLs
+
+    @classmethod
+    def count_scripts(cls, html: str) -> int:
+        page = cls()
+        page.feed(html)
+        return len(page.scripts)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if tag == "script" and "src" not in attributes:
+            if attributes.get("type") in self.EXECUTABLE:
+                self.scripts.append(attributes.get("nonce"))
+        elif tag == "style":
+            self.styles.append(attributes.get("nonce"))
+        for name, value in attrs:
+            if name == "style":
+                self.style_attributes.append(value or "")
+            elif name.startswith("on") or (value or "").startswith("javascript:"):
+                self.handlers.append(f"{tag} {name}")
+
+
+def policy(response) -> dict[str, list[str]]:
+    directives = (d.split() for d in response["Content-Security-Policy"].split(";"))
+    return {d[0]: d[1:] for d in directives if d}
+
+
+def csp_violations(response) -> list[str]:
+    """Everything inline in the page that the response's own policy would block."""
+    csp = policy(response)
+    page = InlineContent()
+    page.feed(response.content.decode())
+    problems = [f"handler: {h}" for h in page.handlers]
+    for kind, nonces, directive in [
+        ("script", page.scripts, "script-src"),
+        ("style", page.styles, "style-src"),
+    ]:
+        allowed = csp.get(directive, csp["default-src"])
+        problems += [
+            f"inline {kind} without its nonce"
+            for nonce in nonces
+            if f"'nonce-{nonce}'" not in allowed
+        ]
+    attribute_sources = csp.get("style-src-attr", csp.get("style-src", []))
+    for css in page.style_attributes:
+        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+        hashed = {"'unsafe-hashes'", f"'sha256-{digest}'"} <= set(attribute_sources)
+        if not hashed and "'unsafe-inline'" not in attribute_sources:
+            problems.append(f"style attribute {css!r}")
+    return problems
+
+
+def test_the_site_policy_allows_nothing_inline_or_foreign(client):
+    csp = policy(client.get("/ok/"))
+    assert csp["default-src"] == ["'self'"]
+    assert csp["script-src"] == csp["style-src"] == ["'self'"]  # no nonce unused
+    assert csp["object-src"] == csp["frame-ancestors"] == ["'none'"]
+    assert csp["base-uri"] == csp["form-action"] == ["'self'"]
+    everything = " ".join(" ".join(sources) for sources in csp.values())
+    assert "unsafe-inline" not in everything and "unsafe-eval" not in everything
+    assert "*" not in everything and "http" not in everything
+
+
+@pytest.fixture
+def catalogue(db):
+    from tests.factories import BookFactory, GenreFactory, ReviewFactory
+
+    book = BookFactory(genres=[GenreFactory(name="Fantasy")])
+    ReviewFactory(book=book)
+    return book
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/books/{book}/",
+        "/authors/{author}/",
+        "/admin/login/",
+        "/api/docs/",
+        "/api/",
+        "/api/books/",
+        "/api/books/{book}/",
+        "/api/books/{book}/reviews/",
+        "/api/naive/books/",
+    ],
+)
+def test_anonymous_pages_render_within_the_policy(client, catalogue, path):
+    url = path.format(book=catalogue.pk, author=catalogue.author_id)
+    response = client.get(url, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert csp_violations(response) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/",
+        "/admin/books/book/",
+        "/admin/books/book/{book}/change/",
+        "/admin/books/review/",
+        "/admin/books/review/{review}/change/",
+        "/admin/books/author/add/",
+        "/api/books/",
+        "/api/books/{book}/",
+        "/api/reviews/{review}/",
+        "/api/authors/{author}/",
+    ],
+)
+def test_staff_pages_with_their_forms_render_within_the_policy(
+    client, catalogue, django_user_model, path
+):
+    client.force_login(django_user_model.objects.create_superuser("root"))
+    review = catalogue.reviews.get()
+    url = path.format(book=catalogue.pk, author=catalogue.author_id, review=review.pk)
+    response = client.get(url, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert csp_violations(response) == []
+
+
+def test_swagger_docs_run_no_inline_script(client):
+    page = client.get("/api/docs/")
+    assert policy(page)["style-src"][1].startswith("'nonce-")  # its one <style>
+    assert InlineContent.count_scripts(page.content.decode()) == 0
+    scripts = re.findall(r'<script src="([^"]+)"', page.content.decode())
+    assert scripts[-1] == "/api/docs/?script="
+    script = client.get(scripts[-1])
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert b"SwaggerUIBundle(" in script.content and b"/api/schema/" in script.content
+
+
+def test_browsable_api_allows_its_one_style_attribute_by_hash_only(client):
+    csp = policy(client.get("/api/", HTTP_ACCEPT="text/html"))
+    assert csp["style-src-attr"] == [
+        "'unsafe-hashes'",
+        "'sha256-OfgyIBrd+/vP79JdFMYP+re4T+fIenvkrHPD2HZ8/cs='",
+    ]
+    assert "style-src-attr" not in policy(
+        client.get("/api/", HTTP_ACCEPT="application/json")
+    )
+    assert "style-src-attr" not in policy(client.get("/admin/login/"))
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")
+@pytest.mark.parametrize("path", ["/", "/admin/login/", "/api/docs/"])
+def test_chromium_renders_the_pages_without_a_csp_violation(
+    live_server, catalogue, tmp_path, path
+):
+    """A real browser, the real policy: Swagger UI builds its page from the schema."""
+    result = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+            live_server.url + path,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert "Content Security Policy" not in result.stderr, result.stderr[-3000:]
+    expected = {
+        "/": catalogue.title,
+        "/admin/login/": 'id="login-form"',
+        "/api/docs/": "opblock-tag-section",  # Swagger UI rendered the operations
+    }[path]
+    assert expected in result.stdout
+
+
 # --- Request ids and logs -------------------------------------------------------------
 
 
@@ -342,6 +610,52 @@ def test_gunicorn_refuses_misordered_timeouts(monkeypatch):
         _gunicorn(monkeypatch, DB_POOL_TIMEOUT="40")
     with pytest.raises(RuntimeError, match="below the worker timeout"):
         _gunicorn(monkeypatch, DB_STATEMENT_TIMEOUT_MS="31000")
+
+
+def test_gunicorn_config_names_the_service_not_the_server(monkeypatch):
+    import gunicorn.http.wsgi
+
+    _gunicorn(monkeypatch)
+    assert gunicorn.http.wsgi.SERVER == "bookshelf"
+
+
+def test_a_running_gunicorn_sends_no_server_software_or_version(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REDIS_URL": "",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "1",
+        "GUNICORN_ACCESSLOG": "/dev/null",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        headers = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as r:
+                    headers = r.headers
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert headers is not None, "gunicorn did not answer"
+        assert headers.get_all("Server") == ["bookshelf"]
+        assert "gunicorn" not in str(headers).lower()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 # --- compose.yaml ---------------------------------------------------------------------

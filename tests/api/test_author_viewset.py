@@ -86,8 +86,8 @@ def test_anonymous_cannot_write_authors(api_client):
     assert Author.objects.count() == 1
 
 
-def test_author_crud(token_client):
-    response = token_client.post(
+def test_author_crud(editor_client):
+    response = editor_client.post(
         AUTHORS, {"name": "Octavia Butler", "born": "1947-06-22", "id": 5000}
     )
     assert response.status_code == 201, response.json()
@@ -96,28 +96,28 @@ def test_author_crud(token_client):
     assert (body["book_count"], body["books"]) == (0, [])
     url = body["url"]
 
-    assert token_client.patch(url, {"country": "USA"}).json()["country"] == "USA"
+    assert editor_client.patch(url, {"country": "USA"}).json()["country"] == "USA"
     # DRF's PUT: optional fields left out keep their value.
-    put = token_client.put(url, {"name": "O. E. Butler"}).json()
+    put = editor_client.put(url, {"name": "O. E. Butler"}).json()
     assert (put["name"], put["born"]) == ("O. E. Butler", "1947-06-22")
 
-    assert token_client.delete(url).status_code == 204
-    assert token_client.get(url).status_code == 404
+    assert editor_client.delete(url).status_code == 204
+    assert editor_client.get(url).status_code == 404
 
 
 @pytest.mark.parametrize(
     "payload", [{}, {"name": ""}, {"name": "x" * 201}, {"name": "A", "born": "soon"}]
 )
-def test_invalid_author_is_400(token_client, payload):
-    response = token_client.post(AUTHORS, payload)
+def test_invalid_author_is_400(editor_client, payload):
+    response = editor_client.post(AUTHORS, payload)
     assert response.status_code == 400
     assert set(response.json()) <= {"name", "born"}
 
 
-def test_deleting_an_author_with_books_is_409(token_client):
+def test_deleting_an_author_with_books_is_409(editor_client):
     author = AuthorFactory()
     BookFactory.create_batch(2, author=author)
-    response = token_client.delete(f"{AUTHORS}{author.pk}/")
+    response = editor_client.delete(f"{AUTHORS}{author.pk}/")
     assert response.status_code == 409
     assert response.json() == {
         "detail": "This author still has 2 books; "

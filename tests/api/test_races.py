@@ -13,8 +13,8 @@ from tests.factories import AuthorFactory
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_concurrent_duplicate_isbn_creates_give_one_201_and_no_500(postgres, user):
-    key = Token.objects.create(user=user).key
+def test_concurrent_duplicate_isbn_creates_give_one_201_and_no_500(postgres, editor):
+    key = Token.objects.create(user=editor).key
     first12 = "978123456789"
     payload = {
         "title": "Twice",

@@ -8,9 +8,14 @@ from django.core.exceptions import ValidationError
 
 from books import services
 from books.models import Author, Book, Review, isbn13_check_digit
-from tests.factories import AuthorFactory, BookFactory, GenreFactory
+from tests.factories import AuthorFactory, BookFactory, GenreFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reader(django_user_model):
+    return django_user_model.objects.create_user("reader")
 
 
 def isbn(n: int) -> str:
@@ -97,25 +102,72 @@ def test_book_update_validates_and_leaves_the_row_alone():
     assert book.title == "Old"
 
 
-def test_book_delete_cascades_to_reviews():
+def test_book_delete_cascades_to_reviews(reader):
     book = BookFactory()
-    services.review_add(book=book, reviewer="A", rating=3)
+    services.review_add(book=book, user=reader, rating=3)
     services.book_delete(book=book)
     assert not Book.objects.exists()
     assert not Review.objects.exists()
 
 
 @pytest.mark.parametrize("rating", [0, 6])
-def test_review_add_checks_the_rating(rating):
+def test_review_add_checks_the_rating(reader, rating):
     book = BookFactory()
     with pytest.raises(ValidationError):
-        services.review_add(book=book, reviewer="A", rating=rating)
+        services.review_add(book=book, user=reader, rating=rating)
     assert not Review.objects.exists()
 
 
-def test_review_add():
-    review = services.review_add(book=BookFactory(), reviewer="Ann", rating=5, body="")
+def test_review_add_writes_as_the_user(reader):
+    review = services.review_add(book=BookFactory(), user=reader, rating=5, body="")
     assert Review.objects.get() == review
+    assert (review.user, review.reviewer) == (reader, "reader")
+
+
+def test_reviewer_name_is_the_full_name_else_the_username(django_user_model):
+    ann = django_user_model(username="ann", first_name="Ann", last_name="Leckie")
+    assert services.reviewer_name(ann) == "Ann Leckie"
+    assert services.reviewer_name(django_user_model(username="bob")) == "bob"
+    long = django_user_model(username="x", first_name="A" * 150, last_name="B" * 150)
+    assert len(services.reviewer_name(long)) == 100  # Review.reviewer's max_length
+
+
+def test_review_update_changes_only_what_is_given(reader):
+    review = ReviewFactory(user=reader, rating=2, body="Meh.")
+    updated = services.review_update(review=review, rating=4)
+    review.refresh_from_db()
+    assert (updated.rating, review.rating, review.body) == (4, 4, "Meh.")
+    services.review_update(review=review, body="Better on a reread.")
+    review.refresh_from_db()
+    assert (review.rating, review.body) == (4, "Better on a reread.")
+
+
+def test_review_update_validates_and_leaves_the_row_alone():
+    review = ReviewFactory(rating=3)
+    with pytest.raises(ValidationError):
+        services.review_update(review=review, rating=9)
+    review.refresh_from_db()
+    assert review.rating == 3
+
+
+def test_review_update_does_not_resurrect_a_deleted_review():
+    """A stale instance (deleted by someone else meanwhile) is not saved back."""
+    review = ReviewFactory()
+    Review.objects.filter(pk=review.pk).delete()
+    with pytest.raises(Review.DoesNotExist):
+        services.review_update(review=review, rating=5)
+    assert not Review.objects.exists()
+
+
+def test_review_delete():
+    review = ReviewFactory()
+    services.review_delete(review=review)
+    assert not Review.objects.exists()
+
+
+def test_seeded_reviews_keep_their_name_without_a_user():
+    review = ReviewFactory(reviewer="Seeded Reader")
+    assert (review.user, review.reviewer) == (None, "Seeded Reader")
 
 
 def test_author_create_update_delete():
