@@ -325,9 +325,34 @@ def _page_size(request: HttpRequest) -> int:
     return min(int(raw_size), PAGE.max_page_size)
 
 
+# The untuned rungs run a query per row: they share the naive endpoints' budget.
+STRICT = frozenset({"naive", "eager"})
+
+
+def _throttled(request: HttpRequest, rung: str) -> HttpResponse | None:
+    """The API's own throttles (``api.throttles``), for these plain Django views."""
+    from rest_framework.request import Request
+
+    from api.throttles import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+
+    view = type(
+        "LadderRung", (), {"throttle_scope": "naive" if rung in STRICT else None}
+    )
+    wrapped = Request(request)
+    for throttle in (AnonRateThrottle(), UserRateThrottle(), ScopedRateThrottle()):
+        if not throttle.allow_request(wrapped, view()):
+            wait = throttle.wait()
+            response = JsonResponse({"detail": "Request was throttled."}, status=429)
+            response["Retry-After"] = str(max(1, round(wait or 1)))
+            return response
+    return None
+
+
 @require_safe
 def ladder_books(request: HttpRequest, rung: str) -> HttpResponse:
-    """One rung of the ladder: validate, fetch a keyset page, shape, encode."""
+    """One rung: throttle, validate, fetch a keyset page, shape, encode."""
+    if (throttled := _throttled(request, rung)) is not None:
+        return throttled
     try:
         filters = BookFilters.from_query(request.GET)
         size = _page_size(request)
