@@ -355,6 +355,9 @@ AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
 # API tokens (`Authorization: Token <key>`) are refused this many days after they were
 # made; `manage.py rotate_tokens` replaces them (api.authentication).
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
+# A process remembers a checked token this long instead of querying it again (a
+# rotated or deleted key may keep working that long on such a process).
+API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=5.0)
 if API_TOKEN_TTL_DAYS < 1:
     raise ImproperlyConfigured("API_TOKEN_TTL_DAYS must be 1 or more.")
 

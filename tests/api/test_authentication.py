@@ -85,3 +85,31 @@ def test_the_schema_documents_token_auth(api_client):
         "name": "Authorization",
         "description": 'Token-based authentication with required prefix "Token"',
     }
+
+
+def test_a_checked_token_is_not_queried_again_for_a_few_seconds(
+    settings, token_client, django_assert_num_queries
+):
+    from api.authentication import recent_tokens
+
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    recent_tokens._found.clear()
+    token_client.get("/api/genres/")
+    with django_assert_num_queries(1):  # the genres; the token is remembered
+        assert token_client.get("/api/genres/").status_code == 200
+    recent_tokens._found.clear()
+
+
+def test_a_rotated_token_stops_working_at_once_in_the_rotating_process(
+    settings, token_client, user
+):
+    from rest_framework.authtoken.models import Token
+
+    from api.authentication import recent_tokens, rotate_token
+
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    recent_tokens._found.clear()
+    assert token_client.get("/api/genres/").status_code == 200
+    rotate_token(token=Token.objects.get(user=user))
+    assert token_client.post("/api/authors/", {"name": "x"}).status_code == 401
+    recent_tokens._found.clear()
