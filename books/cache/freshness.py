@@ -37,6 +37,7 @@ from django.dispatch import Signal
 
 from books.cache import breaker
 from books.cache.keys import CATALOGUE, FRAGMENT_TTL, generation_key
+from core.db import routing
 from core.logs import RateLimitFilter
 from core.timing import timed
 
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 logger.addFilter(RateLimitFilter(interval=30.0))
 
 VERSION_TABLE = "books_catalogueversion"
+VERSION_SQL = f"SELECT version FROM {VERSION_TABLE} WHERE id = 1"
 # Every table whose rows appear in a cached page or response.
 CATALOGUE_TABLES = frozenset(
     {
@@ -85,7 +87,7 @@ def read_version(using: str = "default") -> int:
     database flush), it is made again, starting from the clock.
     """
     with connections[using].cursor() as cursor:
-        cursor.execute(f"SELECT version FROM {VERSION_TABLE} WHERE id = 1")
+        cursor.execute(VERSION_SQL)
         row = cursor.fetchone()
         if row is None:
             cursor.execute(
@@ -170,11 +172,18 @@ def generation() -> int:
     with timed():
         value = cache.get(generation_key())
     if value is not None:
-        return int(value)
+        return _reading_at(int(value))
     version = read_version()
     if publish(version) is None:
         return -1
-    return version
+    return _reading_at(version)
+
+
+def _reading_at(generation: int) -> int:
+    """What this request caches next is keyed by ``generation``, so its reads need a
+    database that has it: the primary, or a replica that has replayed that version."""
+    routing.require_version(generation)
+    return generation
 
 
 def fragment_context() -> dict[str, Any]:
@@ -299,4 +308,4 @@ def read_with_generation(key: str) -> tuple[int, Any]:
         found = cache.get_many([gen_key, key])
     if gen_key not in found:
         return generation(), None
-    return int(found[gen_key]), found.get(key)
+    return _reading_at(int(found[gen_key])), found.get(key)
