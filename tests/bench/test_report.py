@@ -1,0 +1,30 @@
+"""bench.report: the lines printed under the results table."""
+
+from bench.report import database_lines, legend_lines
+from bench.runner import Result
+from bench.scenarios import Scenario
+
+
+def result(name: str, cache: str, **databases: int) -> Result:
+    scenario = Scenario(name, "tuned", f"api:{name}", f"/{name}/", "view")
+    return Result(scenario, cache, queries=sum(databases.values()), databases=databases)
+
+
+def test_one_database_adds_no_line():
+    results = [result("api.books.list", "cold", default=2), result("x", "warm")]
+    assert database_lines(results) == []
+    assert len(legend_lines(results)) == 1
+
+
+def test_with_replicas_the_aliases_are_counted_and_primary_reads_named():
+    results = [
+        result("api.books.list", "cold", replica1=2),
+        result("api.authors.list", "cold", replica1=1),
+        result("api.books.detail", "cold", default=1, replica1=2),
+        result("api.books.list", "warm"),  # a cache hit ran nothing
+    ]
+    lines = [text for _, text in database_lines(results)]
+    assert lines[0].endswith("by alias: default 1, replica1 5")
+    assert lines[1] == "  replica1: every other run with queries (2)"
+    assert lines[2] == "  default + replica1: api.books.detail [tuned, cold]"
+    assert database_lines(results)[0] in legend_lines(results)
