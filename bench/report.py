@@ -211,8 +211,9 @@ def database_lines(results: list[Result]) -> list[tuple[str, str]]:
     lines = [("dim", f"databases: queries in the audit pass by alias: {ran}")]
     ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
     for rank, (aliases, labels) in enumerate(ordered):
-        if rank == 0 and len(ordered) > 1:
-            where = f"every other run with queries ({len(labels)})"
+        if rank == 0:
+            other = " other" if len(ordered) > 1 else ""
+            where = f"every{other} run with queries ({len(labels)})"
         else:
             where = ", ".join(labels[:8]) + (
                 f" +{len(labels) - 8} more" if len(labels) > 8 else ""

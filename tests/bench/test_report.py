@@ -28,3 +28,12 @@ def test_with_replicas_the_aliases_are_counted_and_primary_reads_named():
     assert lines[1] == "  replica1: every other run with queries (2)"
     assert lines[2] == "  default + replica1: api.books.detail [tuned, cold]"
     assert database_lines(results)[0] in legend_lines(results)
+
+
+def test_a_single_database_group_is_summed_up_not_listed():
+    results = [result(f"api.{n}", "cold", replica1=1) for n in range(12)]
+    lines = [text for _, text in database_lines(results)]
+    assert lines == [
+        "databases: queries in the audit pass by alias: replica1 12",
+        "  replica1: every run with queries (12)",
+    ]
