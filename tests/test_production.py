@@ -74,7 +74,14 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+        if k
+        not in {
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URLS",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "DEBUG",
+        }
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -25,7 +25,14 @@ def probe(**env: str) -> dict:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+        if k
+        not in {
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URLS",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "DEBUG",
+        }
     }
     clean.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
     result = subprocess.run(
