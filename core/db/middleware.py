@@ -13,13 +13,15 @@ Installed right after ``SessionMiddleware`` when ``DATABASE_REPLICA_URLS`` is se
 - A replica that fails under a safe request (connect or query) is out of the rotation
   at once, and the request runs again on the primary: the client sees a 200, not a
   503. Writes are never run twice; they never touch a replica anyway.
+- A streamed response reads while the server sends it, after this middleware has
+  returned: its iterator runs inside the request's scope too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.core.cache import cache
@@ -85,6 +87,8 @@ class ReplicaMiddleware:
                 response = self.get_response(request)
         if request.method in WRITE_METHODS and response.status_code < 400:
             self._pin(request)
+        if response.streaming:
+            response.streaming_content = _within(scope, response.streaming_content)
         return response
 
     @staticmethod
@@ -101,3 +105,14 @@ class ReplicaMiddleware:
         if keys:
             with timed():
                 cache.set_many(dict.fromkeys(keys, 1), settings.REPLICA_PIN_SECONDS)
+
+
+def _within(scope: routing.ReadScope, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Produce each chunk inside ``scope`` (a streamed body queries as it goes)."""
+    iterator = iter(chunks)
+    while True:
+        with routing.entered(scope):
+            chunk = next(iterator, None)
+        if chunk is None:
+            return
+        yield chunk

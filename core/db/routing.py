@@ -52,7 +52,13 @@ def current() -> ReadScope | None:
 @contextmanager
 def read_scope(*, primary: bool = False) -> Iterator[ReadScope]:
     """Let the reads of this block go to a replica (unless ``primary``)."""
-    scope = ReadScope(primary=primary)
+    with entered(ReadScope(primary=primary)) as scope:
+        yield scope
+
+
+@contextmanager
+def entered(scope: ReadScope) -> Iterator[ReadScope]:
+    """Re-enter an existing scope (a streamed response produced after its request)."""
     token = _scope.set(scope)
     try:
         yield scope

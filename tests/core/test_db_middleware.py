@@ -10,7 +10,7 @@ import pytest
 from django.contrib.sessions.backends.cache import SessionStore
 from django.core.cache import cache
 from django.db import OperationalError
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from core.db import routing
 from core.db.middleware import ReplicaMiddleware, credentials, pin_key
@@ -122,3 +122,20 @@ def test_a_failing_write_is_never_run_twice(rf):
 def test_a_5xx_without_a_replica_failure_is_not_retried(rf):
     view = View(503, 200)
     assert run(rf, view).status_code == 503 and len(view.scopes) == 1
+
+
+def test_a_streamed_body_reads_inside_the_request_s_scope(rf):
+    seen = []
+
+    def rows():
+        for row in (b"a", b"b"):
+            seen.append(routing.current())
+            yield row
+
+    response = ReplicaMiddleware(lambda request: StreamingHttpResponse(rows()))(
+        rf.get("/api/books/export.ndjson")
+    )
+    assert routing.current() is None  # the middleware has returned
+    assert b"".join(response.streaming_content) == b"ab"
+    assert len(seen) == 2 and seen[0] is seen[1] is not None
+    assert routing.current() is None
