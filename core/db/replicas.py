@@ -71,8 +71,8 @@ def fresh_as_of(
     """The monotonic time before which the replica holds every committed write.
 
     ``history`` is ``(time, primary WAL position)`` in time order; ``replay_age`` the
-    seconds since the replica's last replayed commit, as it saw them at ``observed``.
-    None when nothing says how fresh it is.
+    seconds since the replica's last replayed commit, as it saw them at ``observed`` or
+    a little later. None when nothing says how fresh it is.
     """
     candidates = [] if previous is None else [previous]
     replayed = [when for when, lsn in history if lsn <= replay_lsn]
@@ -201,6 +201,8 @@ class Monitor:
             return dict(self._states)
 
     def _sample_primary(self) -> None:
+        # Timed before asking: every write committed by then is at or below the answer.
+        asked = time.monotonic()
         try:
             with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
                 cursor.execute(PRIMARY_SQL)
@@ -209,10 +211,13 @@ class Monitor:
             # Replicas are then dated by their own replay timestamps alone.
             logger.warning("replica monitor: primary unreadable: %s", _first_line(exc))
             return
-        self._history.append((time.monotonic(), lsn))
+        self._history.append((asked, lsn))
 
     def _check_replica(self, alias: str) -> ReplicaState:
         previous = self._states.get(alias)
+        # Timed before asking, so the replay age dates its last commit no later than
+        # it happened.
+        asked = time.monotonic()
         try:
             with connections[alias].cursor() as cursor:
                 cursor.execute(REPLICA_SQL)
@@ -236,7 +241,7 @@ class Monitor:
             list(self._history),
             parse_lsn(replay),
             None if replay_age is None else float(replay_age),
-            observed,
+            asked,
             carried,
         )
         lagging = fresh is None or observed - fresh > self.max_lag
