@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -192,12 +192,16 @@ def legend_lines(results: list[Result]) -> list[tuple[str, str]]:
     return lines
 
 
-def database_lines(results: list[Result]) -> list[tuple[str, str]]:
-    """Which database ran each scenario's queries; nothing when only the default did.
+def database_lines(
+    results: list[Result], configured: Collection[str] | None = None
+) -> list[tuple[str, str]]:
+    """Which database ran each scenario's queries, when there is a choice: more than
+    one database ``configured`` (default: ``DATABASES``), or queries off the default.
 
     Runs are grouped by the aliases they used; the largest group is summed up, the
     others are named (a read that fell back to the primary stands out).
     """
+    configured = list(connections) if configured is None else configured
     totals: Counter[str] = Counter()
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for result in results:
@@ -205,7 +209,7 @@ def database_lines(results: list[Result]) -> list[tuple[str, str]]:
         if result.databases:
             label = f"{result.name} [{result.variant}, {result.cache}]"
             groups[tuple(sorted(result.databases))].append(label)
-    if set(totals) <= {DEFAULT_DB_ALIAS}:
+    if len(configured) < 2 and set(totals) <= {DEFAULT_DB_ALIAS}:
         return []
     ran = ", ".join(f"{alias} {count}" for alias, count in sorted(totals.items()))
     lines = [("dim", f"databases: queries in the audit pass by alias: {ran}")]
