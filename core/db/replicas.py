@@ -123,6 +123,7 @@ class Monitor:
         self._states: dict[str, ReplicaState] = {}
         self._history: deque[tuple[float, int]] = deque(maxlen=HISTORY)
         self._check_lock = threading.Lock()
+        self._record_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._turn = itertools.count()
         self._pid: int | None = None
@@ -178,7 +179,12 @@ class Monitor:
     # --- recording ------------------------------------------------------------------
 
     def record(self, state: ReplicaState) -> None:
-        self._states[state.alias] = state  # one assignment: readers need no lock
+        """Keep ``state`` unless a later observation is already there (a request that
+        saw the replica fail while a check that had found it healthy was finishing)."""
+        with self._record_lock:
+            current = self._states.get(state.alias)
+            if current is None or current.checked <= state.checked:
+                self._states[state.alias] = state  # readers need no lock
 
     def reset(self) -> None:
         """Forget every observation (a forked process, or a test)."""

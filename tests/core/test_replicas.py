@@ -100,3 +100,17 @@ def test_a_server_that_is_not_a_standby_is_reported_down(settings):
     state = watcher.check()["default"]
     assert state.state == DOWN and state.error
     assert not watcher.serves("default")
+
+
+def test_an_older_observation_never_replaces_a_newer_one(settings):
+    """A check that found the replica healthy, finishing after a request saw it fail,
+    must not put it back in the rotation."""
+    settings.REPLICA_DATABASES = ["replica1"]
+    watcher = Monitor()
+    healthy_at = time.monotonic()
+    watcher.mark_down("replica1", "OperationalError: server closed the connection")
+    watcher.record(ReplicaState("replica1", OK, healthy_at, healthy_at, 1))
+    assert watcher.state("replica1").state == DOWN
+    later = time.monotonic()
+    watcher.record(ReplicaState("replica1", OK, later, later, 1))
+    assert watcher.state("replica1").state == OK

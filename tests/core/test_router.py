@@ -84,6 +84,7 @@ def test_a_replica_that_may_miss_writes_older_than_the_bound_is_skipped():
 
 def test_the_bound_counts_the_age_of_the_observation():
     """Seen caught up 1.2 s ago: it may have stalled right after, so it is out."""
+    monitor.reset()
     now = time.monotonic()
     for alias in ("replica1", "replica2"):
         monitor.record(ReplicaState(alias, OK, now - 1.2, now - 1.2, 7))
