@@ -164,9 +164,11 @@ if DATABASE_REPLICA_URLS:
             raise ImproperlyConfigured(f"{alias}: replicas must be PostgreSQL URLs.")
         DATABASES[alias] = {
             **replica,
-            # The primary's engine, pool, timeouts and health checks.
-            **{k: DATABASES["default"][k] for k in ("ENGINE", "CONN_MAX_AGE")},
-            "CONN_HEALTH_CHECKS": True,
+            # The primary's engine (connect breaker), pool, timeouts and health checks.
+            **{
+                k: DATABASES["default"][k]
+                for k in ("ENGINE", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS")
+            },
             "OPTIONS": {
                 **DATABASES["default"]["OPTIONS"],
                 "pool": dict(DATABASES["default"]["OPTIONS"]["pool"]),
@@ -178,7 +180,8 @@ if DATABASE_REPLICA_URLS:
         }
         REPLICA_DATABASES.append(alias)
     DATABASE_ROUTERS = ["core.db.router.ReplicaRouter"]
-    # After sessions (it reads the session cookie), before anything reads the database.
+    # After sessions (a login's new session key is what it pins), before anything
+    # reads the database.
     MIDDLEWARE.insert(
         MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
         "core.db.middleware.ReplicaMiddleware",

@@ -67,6 +67,8 @@ def _written_by(request: HttpRequest) -> set[str]:
 
 
 class ReplicaMiddleware:
+    """One read scope per request; pins after writes; a failed replica read retried."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
