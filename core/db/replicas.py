@@ -1,10 +1,11 @@
 """What each read replica can serve: health, lag and replayed version, per process.
 
-One daemon thread per process (``Monitor.ensure_started``, first request) checks every
-``REPLICA_MONITOR_SECONDS``; requests only read the last observation, so routing costs
-no query. A check is three short statements: the primary's WAL position, then on each
-replica its replay position, the age of its last replayed commit and the version the
-app registered (``register_version_sql``; books registers its catalogue version).
+Each process checks each replica every ``REPLICA_MONITOR_SECONDS`` from a daemon thread
+of its own (``Monitor.ensure_started``, first request), so a replica that hangs never
+delays the news about the others; requests only read the last observation, so routing
+costs no query. A check is three short statements: the primary's WAL position, then on
+the replica its replay position, the age of its last replayed commit and the version
+the app registered (``register_version_sql``; books registers its catalogue version).
 
 Lag is measured as *freshness*: the moment ``fresh_as_of`` before which the replica
 holds every committed write. It is the latest of
@@ -70,14 +71,14 @@ def fresh_as_of(
 ) -> float | None:
     """The monotonic time before which the replica holds every committed write.
 
-    ``history`` is ``(time, primary WAL position)`` in time order; ``replay_age`` the
+    ``history`` is ``(time, primary WAL position)`` samples; ``replay_age`` the
     seconds since the replica's last replayed commit, as it saw them at ``observed`` or
     a little later. None when nothing says how fresh it is.
     """
     candidates = [] if previous is None else [previous]
     replayed = [when for when, lsn in history if lsn <= replay_lsn]
     if replayed:
-        candidates.append(replayed[-1])
+        candidates.append(max(replayed))
     if replay_age is not None:
         candidates.append(observed - max(replay_age, 0.0))
     return max(candidates, default=None)
@@ -122,7 +123,7 @@ class Monitor:
         self.version_sql: str | None = None
         self._states: dict[str, ReplicaState] = {}
         self._history: deque[tuple[float, int]] = deque(maxlen=HISTORY)
-        self._check_lock = threading.Lock()
+        self._history_lock = threading.Lock()
         self._record_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._turn = itertools.count()
@@ -189,7 +190,8 @@ class Monitor:
     def reset(self) -> None:
         """Forget every observation (a forked process, or a test)."""
         self._states.clear()
-        self._history.clear()
+        with self._history_lock:
+            self._history.clear()
 
     def mark_down(self, alias: str, error: str) -> None:
         """Out of the rotation until a check finds it healthy again."""
@@ -199,12 +201,17 @@ class Monitor:
     # --- checking ---------------------------------------------------------------------
 
     def check(self) -> dict[str, ReplicaState]:
-        """Observe the primary's WAL position, then every replica."""
-        with self._check_lock:
-            self._sample_primary()
-            for alias in self.aliases:
-                self.record(self._check_replica(alias))
-            return dict(self._states)
+        """Check every replica now, one after the other (``/healthz``, tests)."""
+        for alias in self.aliases:
+            self.check_one(alias)
+        return dict(self._states)
+
+    def check_one(self, alias: str) -> ReplicaState:
+        """Observe the primary's WAL position, then the replica's."""
+        self._sample_primary()
+        state = self._check_replica(alias)
+        self.record(state)
+        return state
 
     def _sample_primary(self) -> None:
         # Timed before asking: every write committed by then is at or below the answer.
@@ -217,7 +224,8 @@ class Monitor:
             # Replicas are then dated by their own replay timestamps alone.
             logger.warning("replica monitor: primary unreadable: %s", _first_line(exc))
             return
-        self._history.append((asked, lsn))
+        with self._history_lock:
+            self._history.append((asked, lsn))
 
     def _check_replica(self, alias: str) -> ReplicaState:
         previous = self._states.get(alias)
@@ -243,8 +251,10 @@ class Monitor:
         carried = None
         if previous is not None and previous.state != DOWN:
             carried = previous.fresh_as_of
+        with self._history_lock:
+            history = list(self._history)
         fresh = fresh_as_of(
-            list(self._history),
+            history,
             parse_lsn(replay),
             None if replay_age is None else float(replay_age),
             asked,
@@ -256,11 +266,11 @@ class Monitor:
     # --- the thread -------------------------------------------------------------------
 
     def ensure_started(self) -> None:
-        """Start this process's checking thread (a forked worker starts its own).
+        """Start this process's checking threads (a forked worker starts its own).
 
-        The thread checks at once, and the first request waits for that check (at most
-        ``FIRST_CHECK_WAIT``), so a fresh worker reads from healthy replicas from its
-        first request on instead of sending everything to the primary for a tick.
+        Each checks its replica at once, and the first request waits for those checks
+        (at most ``FIRST_CHECK_WAIT``), so a fresh worker reads from healthy replicas
+        from its first request on instead of sending everything to the primary.
         """
         if self._pid == os.getpid():
             return
@@ -269,20 +279,28 @@ class Monitor:
                 return
             self.reset()  # observations of the parent are not ours
             self._pid = os.getpid()
-            if self.interval <= 0 or not self.aliases:
+            if self.interval <= 0:
                 return
-            first = threading.Event()
-            threading.Thread(
-                target=self._run, args=(first,), name="replica-monitor", daemon=True
-            ).start()
-        first.wait(FIRST_CHECK_WAIT)
+            firsts = []
+            for alias in self.aliases:
+                first = threading.Event()
+                threading.Thread(
+                    target=self._run,
+                    args=(alias, first),
+                    name=f"replica-monitor-{alias}",
+                    daemon=True,
+                ).start()
+                firsts.append(first)
+        deadline = time.monotonic() + FIRST_CHECK_WAIT
+        for first in firsts:
+            first.wait(max(0.0, deadline - time.monotonic()))
 
-    def _run(self, first: threading.Event) -> None:
+    def _run(self, alias: str, first: threading.Event) -> None:
         while True:
             try:
-                self.check()
+                self.check_one(alias)
             except Exception:
-                logger.warning("replica check failed", exc_info=True)
+                logger.warning("replica %s: check failed", alias, exc_info=True)
             finally:
                 connections.close_all()  # this thread's; back to the pools
                 first.set()

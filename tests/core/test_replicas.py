@@ -51,6 +51,12 @@ def test_a_replica_that_stalls_after_an_idle_spell_ages_from_the_last_sample():
     assert fresh == 100.5
 
 
+def test_samples_from_several_checking_threads_need_not_arrive_in_order():
+    history = [(100.5, 500), (100.0, 400), (101.0, 900)]
+    fresh = fresh_as_of(history, 600, replay_age=None, observed=101.2, previous=None)
+    assert fresh == 100.5
+
+
 def test_freshness_never_goes_back_while_the_replica_stays_up():
     fresh = fresh_as_of([], 500, replay_age=None, observed=200.0, previous=150.0)
     assert fresh == 150.0

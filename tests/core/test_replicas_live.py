@@ -1,16 +1,17 @@
-"""Read replicas against a real streaming replica, served by a real gunicorn.
+"""Read replicas against real streaming replicas, served by a real gunicorn.
 
-A throwaway primary and a streaming replica of it (``pg_basebackup -R``) run on spare
-loopback ports under a temp dir, with a private Redis, and gunicorn (2 workers) serves
-the site with ``DATABASE_URL`` = the primary and ``DATABASE_REPLICA_URLS`` = the
-replica. Both servers log every statement with the client's ``application_name``
-(``bookshelf-default``, ``bookshelf-replica1``), so "which server ran the books query"
-is read from the servers' own logs, not from the app's word.
+A throwaway primary and two streaming replicas of it (``pg_basebackup -R``) run on
+spare loopback ports under a temp dir, with a private Redis, and gunicorn (2 workers)
+serves the site with ``DATABASE_URL`` = the primary and ``DATABASE_REPLICA_URLS`` = the
+replicas. Every server logs every statement with the client's ``application_name``
+(``bookshelf-default``, ``bookshelf-replica1``, ...), so "which server ran the books
+query" is read from the servers' own logs, not from the app's word.
 
-Proved here: anonymous reads run on the replica and writes on the primary; a writer
-reads its own write at once with replay paused; a paused replica is seen lagging and
-its reads move to the primary without caching an old page under the new generation,
-and it comes back on resume; a stopped replica costs no 5xx and comes back on restart.
+Proved here: anonymous and token reads run on the replicas, both of them, and writes
+on the primary; with replay paused a writer reads its own write at once, an anonymous
+cache miss caches the new page and not the old one, the replicas are seen lagging and
+every read moves to the primary, then back on resume; a stopped replica costs no 5xx,
+its reads move to the other replica, and it comes back on restart.
 Service pass only (PostgreSQL): the servers are PostgreSQL's own binaries.
 """
 
@@ -37,6 +38,7 @@ from tests import faults
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LAG = 1.0  # REPLICA_MAX_LAG_SECONDS for the site (the default)
+REPLICAS = ("replica1", "replica2")
 WAIT = 8.0  # seconds: the bound on every wait below
 # Only the servers' statements that read or write the catalogue's books count.
 BOOKS_READ = 'FROM "books_book"'
@@ -90,7 +92,7 @@ class Site:
     port: int
     env: dict[str, str]
     primary: Server
-    replica: Server
+    replicas: dict[str, Server]  # by alias
     writer: str = ""  # token of the user who writes
     reader: str = ""  # token of a user who only reads
     figures: dict[str, str] = field(default_factory=dict)
@@ -125,10 +127,13 @@ class Site:
         status, data, headers, _ = self.call("GET", path, token)
         return status, data, headers.get("X-Cache", "")
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, dict]:
         status, data, _, _ = self.call("GET", "/healthz")
         assert status == 200, data  # a replica never fails the check
-        return data["replicas"]["replica1"]
+        return data["replicas"]
+
+    def states(self) -> set[str]:
+        return {found["state"] for found in self.health().values()}
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -142,17 +147,24 @@ class Site:
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout
 
-    def mark(self) -> None:
-        self.primary.mark()
-        self.replica.mark()
+    def servers(self) -> dict[str, Server]:
+        return {"default": self.primary, **self.replicas}
 
-    def books_read_by(self) -> tuple[int, int]:
-        """(on the primary, on the replica) book reads since ``mark()``."""
+    def mark(self) -> None:
+        for server in self.servers().values():
+            server.mark()
+
+    def books_read_by(self) -> dict[str, int]:
+        """Book reads per alias since ``mark()``, from each server's own log."""
         time.sleep(0.2)  # the servers' log writes are not synchronous with replies
-        return (
-            len(self.primary.statements("bookshelf-default", BOOKS_READ)),
-            len(self.replica.statements("bookshelf-replica1", BOOKS_READ)),
-        )
+        return {
+            alias: len(server.statements(f"bookshelf-{alias}", BOOKS_READ))
+            for alias, server in self.servers().items()
+        }
+
+    def sql_on_replicas(self, statement: str) -> None:
+        for server in self.replicas.values():
+            server.sql(statement)
 
 
 def wait_until(check: Callable[[], bool], what: str) -> float:
@@ -168,7 +180,7 @@ def caught_up(primary: Server, replica: Server) -> bool:
 
 
 def unique() -> str:
-    """A query string no cache has seen: the read must reach a database."""
+    """A parameter value no cache has seen (views key on the parameters they read)."""
     return f"nocache{uuid.uuid4().hex[:8]}"
 
 
@@ -181,14 +193,13 @@ def site() -> Iterator[Site]:
     workdir = Path(tempfile.mkdtemp(prefix="bookshelf-replicas-"))
     if os.geteuid() == 0:
         shutil.chown(workdir, user="postgres", group="postgres")
-    primary_dir, replica_dir = workdir / "primary", workdir / "replica"
-    primary_dir.mkdir()
-    replica_dir.mkdir()
     logging = {"log_statement": "all", "log_line_prefix": "%m [%a] "}
-    primary = faults.Postgres(primary_dir, faults.free_port())
-    primary.settings = dict(logging)
-    replica = faults.Postgres(replica_dir, faults.free_port())
-    replica.settings = dict(logging)
+    clusters = {}
+    for name in ("default", *REPLICAS):
+        (workdir / name).mkdir()
+        clusters[name] = faults.Postgres(workdir / name, faults.free_port())
+        clusters[name].settings = dict(logging)
+    primary = clusters["default"]
     redis = faults.Redis(workdir, faults.free_port())
     started: list[Callable[[], object]] = []
     try:
@@ -198,18 +209,17 @@ def site() -> Iterator[Site]:
         primary.create_database("bookshelf")
         redis.start()
         started.append(redis.stop)
+        outer = {
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URLS",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+        }
         env = {
             **{
                 k: v
                 for k, v in os.environ.items()
-                if not k.startswith("PYTEST")
-                and k
-                not in {
-                    "DATABASE_URL",
-                    "DATABASE_REPLICA_URLS",
-                    "REDIS_URL",
-                    "CELERY_BROKER_URL",
-                }
+                if not k.startswith("PYTEST") and k not in outer
             },
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false",
@@ -231,8 +241,8 @@ def site() -> Iterator[Site]:
         site = Site(
             faults.free_port(),
             env,
-            Server(primary, "primary"),
-            Server(replica, "replica"),
+            Server(primary, "default"),
+            {alias: Server(clusters[alias], alias) for alias in REPLICAS},
         )
         site.manage("migrate", "--no-input", "--verbosity", "0")
         site.manage(
@@ -248,16 +258,20 @@ def site() -> Iterator[Site]:
         )
         site.writer = site.manage("drf_create_token", "writer").split()[2]
         site.reader = site.manage("drf_create_token", "reader").split()[2]
-        # The replica is a copy of the seeded, migrated primary.
-        replica.copy_of(primary)
-        replica.start()
-        started.append(replica.stop)
-        wait_until(lambda: caught_up(site.primary, site.replica), "the replica")
-        site.env["DATABASE_REPLICA_URLS"] = replica.url("bookshelf")
+        # The replicas are copies of the seeded, migrated primary.
+        for alias in REPLICAS:
+            clusters[alias].copy_of(primary)
+            clusters[alias].start()
+            started.append(clusters[alias].stop)
+        for server in site.replicas.values():
+            wait_until(lambda s=server: caught_up(site.primary, s), "a replica")
+        site.env["DATABASE_REPLICA_URLS"] = ",".join(
+            clusters[alias].url("bookshelf") for alias in REPLICAS
+        )
         server = faults.Gunicorn(workdir, site.port, site.env)
         server.start()
         started.append(server.stop)
-        wait_until(lambda: site.health()["state"] == "ok", "the replica to serve")
+        wait_until(lambda: site.states() == {"ok"}, "the replicas to serve")
         yield site
         sys.stdout.write("\nreplica drill\n")
         for name, figure in site.figures.items():
@@ -268,29 +282,34 @@ def site() -> Iterator[Site]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def served_by_replica(site: Site) -> bool:
-    """One uncached read (the naive twin is never cached): did the replica run it?"""
+def served_by_replicas(site: Site, replicas: tuple[str, ...] = REPLICAS) -> bool:
+    """Uncached reads (the naive twin is never cached): did only ``replicas`` run
+    them, and every one of them? Each worker takes turns, so 4 reads reach both."""
     site.mark()
-    status, _, _ = site.get(f"/api/naive/books/?page_size=2&{unique()}=1")
-    assert status == 200
-    return site.books_read_by()[1] > 0
+    for _ in range(4):
+        status, _, _ = site.get(f"/api/naive/books/?page_size=2&search={unique()}")
+        assert status == 200
+    found = site.books_read_by()
+    used = {alias for alias, count in found.items() if count}
+    return used == set(replicas)
 
 
 def first_book(site: Site) -> dict:
-    status, data, _ = site.get(f"/api/books/?page_size=1&{unique()}=1")
+    status, data, _ = site.get("/api/books/?page_size=1")
     assert status == 200, data
     return data["results"][0]
 
 
-def test_anonymous_and_token_reads_run_on_the_replica_writes_on_the_primary(site):
+def test_reads_spread_over_the_replicas_and_writes_go_to_the_primary(site):
     site.mark()
-    for path in (f"/api/books/?{unique()}=1", f"/api/authors/?{unique()}=1"):
-        status, _, x_cache = site.get(path)
+    for _ in range(8):
+        status, _, x_cache = site.get(f"/api/books/?search={unique()}")
         assert (status, x_cache) == (200, "MISS")
-    status, _, _ = site.get(f"/api/books/?{unique()}=1", token=site.reader)
-    assert status == 200
-    on_primary, on_replica = site.books_read_by()
-    assert on_replica >= 2 and on_primary == 0, (on_primary, on_replica)
+    for _ in range(2):
+        status, _, _ = site.get(f"/api/books/?search={unique()}", token=site.reader)
+        assert status == 200
+    reads = site.books_read_by()
+    assert reads["default"] == 0 and all(reads[alias] for alias in REPLICAS), reads
 
     book = first_book(site)
     site.mark()
@@ -300,18 +319,18 @@ def test_anonymous_and_token_reads_run_on_the_replica_writes_on_the_primary(site
     assert status == 200, data
     time.sleep(0.2)
     assert site.primary.statements("bookshelf-default", BOOKS_WRITE)
-    assert not site.replica.statements("bookshelf-replica1", BOOKS_WRITE)
     site.figures["routing"] = (
-        f"anonymous + token GETs: {on_replica} book reads on the replica, "
-        f"{on_primary} on the primary; PATCH on the primary"
+        "anonymous + token GETs: book reads "
+        + ", ".join(f"{alias} {count}" for alias, count in reads.items())
+        + "; the PATCH on the primary"
     )
 
 
 def test_read_your_writes_and_lag_with_replay_paused(site):
     book = first_book(site)
-    site.replica.sql("SELECT pg_wal_replay_pause()")
+    site.sql_on_replicas("SELECT pg_wal_replay_pause()")
     try:
-        version_before = site.health()["version"]
+        versions = {alias: found["version"] for alias, found in site.health().items()}
         title = f"Paused {uuid.uuid4().hex[:6]}"
         site.mark()
         status, data, _, _ = site.call(
@@ -319,7 +338,9 @@ def test_read_your_writes_and_lag_with_replay_paused(site):
         )
         assert status == 200, data
         acked = time.monotonic()  # the write is committed
-        # The writer's very next read sees the write, though the replica cannot.
+        # The writer's very next read sees the write: it is pinned to the primary.
+        # Unpinned, it would go to a replica (seen fresh well under a second ago)
+        # that cannot have the write.
         status, data, _ = site.get(f"/api/books/{book['id']}/", token=site.writer)
         assert (status, data["title"]) == (200, title)
         # So does an anonymous reader: the new generation is a cache miss, and only
@@ -328,73 +349,78 @@ def test_read_your_writes_and_lag_with_replay_paused(site):
         assert (status, x_cache, data["title"]) == (200, "MISS", title)
         status, data, x_cache = site.get(f"/api/books/{book['id']}/")
         assert (status, x_cache, data["title"]) == (200, "HIT", title)
-        assert site.books_read_by()[1] == 0  # none of it from the replica
+        reads = site.books_read_by()
+        assert reads["default"] > 0 and not any(reads[a] for a in REPLICAS), reads
 
         def lagging() -> bool:
-            found = site.health()
-            return found["state"] == "lagging" and found["lag_seconds"] > MAX_LAG
+            found = site.health().values()
+            return all(
+                f["state"] == "lagging" and f["lag_seconds"] > MAX_LAG for f in found
+            )
 
         wait_until(lagging, "lag to be detected")
         detected = time.monotonic() - acked
-        state = site.health()
-        assert state["version"] == version_before  # it has not replayed the write
-        # Reads no cache guards (the naive twin is never cached) leave it too: every
-        # process's last sight of it caught up predates the write, so none routes to
-        # it once MAX_LAG has passed since the commit.
+        health = site.health()
+        assert {a: f["version"] for a, f in health.items()} == versions  # not replayed
+        lag = max(found["lag_seconds"] for found in health.values())
+        # Reads no cache guards leave the replicas too: every process's last sight
+        # of them caught up predates the write, so none routes to them once MAX_LAG
+        # has passed since the commit.
         time.sleep(max(0.0, acked + MAX_LAG - time.monotonic()))
-        site.mark()
-        for _ in range(4):  # both workers
-            status, _, _ = site.get(f"/api/naive/books/?page_size=2&{unique()}=1")
-            assert status == 200
-        on_primary, on_replica = site.books_read_by()
-        assert on_replica == 0 and on_primary > 0, (on_primary, on_replica)
+        assert served_by_replicas(site, replicas=("default",))
     finally:
-        site.replica.sql("SELECT pg_wal_replay_resume()")
+        site.sql_on_replicas("SELECT pg_wal_replay_resume()")
     resumed = time.monotonic()
-    wait_until(lambda: site.health()["state"] == "ok", "healthz to say ok")
+    wait_until(lambda: site.states() == {"ok"}, "healthz to say ok")
     healthy = time.monotonic() - resumed
-    wait_until(lambda: served_by_replica(site), "reads to return to the replica")
+    wait_until(lambda: served_by_replicas(site), "reads to return to the replicas")
     back = time.monotonic() - resumed
     site.figures["read-your-writes"] = (
-        "replay paused: the writer's next GET and an anonymous MISS both showed the "
-        "new title (0 book reads on the replica); the MISS cached the new title"
+        "replay paused: the writer's next GET and an anonymous MISS showed the new "
+        "title from the primary (0 book reads on the replicas); the MISS cached it"
     )
     site.figures["lag detected"] = (
         f"healthz 'lagging' {detected:.1f} s after the write was acked "
-        f"(lag {state['lag_seconds']:.1f} s > {MAX_LAG:g} s); uncached reads on "
-        f"the primary ({on_primary} book reads, 0 on the replica)"
+        f"(lag {lag:.1f} s > {MAX_LAG:g} s); uncached reads then all on the primary"
     )
     site.figures["recovery (resume)"] = (
-        f"healthz 'ok' {healthy:.1f} s, reads on the replica {back:.1f} s after resume"
+        f"healthz 'ok' {healthy:.1f} s, reads on both replicas {back:.1f} s "
+        "after resume"
     )
 
 
-def test_a_stopped_replica_costs_no_5xx_and_comes_back(site):
-    site.replica.pg.stop()
+def test_a_stopped_replica_costs_no_5xx_and_its_reads_move_to_the_other(site):
+    stopped_replica = site.replicas["replica1"].pg
+    stopped_replica.stop()
     stopped = time.monotonic()
     try:
         timings = []
+        site.mark()
         for _ in range(12):
             status, data, _, took = site.call(
-                "GET", f"/api/naive/books/?page_size=2&{unique()}=1"
+                "GET", f"/api/naive/books/?page_size=2&search={unique()}"
             )
             assert status == 200, data
             timings.append(took)
         state = site.health()
-        assert state["state"] == "down", state
+        assert state["replica1"]["state"] == "down", state
+        assert state["replica2"]["state"] == "ok", state
         detected = time.monotonic() - stopped
+        # Later reads skip it: the other replica serves them, not the primary.
+        assert served_by_replicas(site, replicas=("replica2",))
     finally:
-        site.replica.pg.start()
+        stopped_replica.start()
     restarted = time.monotonic()
-    wait_until(lambda: site.health()["state"] == "ok", "healthz to say ok")
+    wait_until(lambda: site.states() == {"ok"}, "healthz to say ok")
     healthy = time.monotonic() - restarted
-    wait_until(lambda: served_by_replica(site), "reads to return to the replica")
+    wait_until(lambda: served_by_replicas(site), "reads to return to both replicas")
     back = time.monotonic() - restarted
     site.figures["failover (stopped)"] = (
         f"12/12 GETs 200, slowest {max(timings):.2f} s, median "
-        f"{sorted(timings)[6]:.3f} s; healthz 'down' {detected:.1f} s after stop"
+        f"{sorted(timings)[6]:.3f} s; healthz 200, replica1 'down' "
+        f"{detected:.1f} s after stop; its reads on replica2"
     )
     site.figures["recovery (restart)"] = (
-        f"healthz 'ok' {healthy:.1f} s, reads on the replica {back:.1f} s after the "
-        "replica accepted connections again"
+        f"healthz 'ok' {healthy:.1f} s, reads on both replicas {back:.1f} s after "
+        "replica1 accepted connections again"
     )
