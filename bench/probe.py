@@ -1,8 +1,10 @@
 """Instruments for one request: a query recorder and a cache counter.
 
-The recorder is an ``execute_wrapper``: it sees every statement with its parameters,
-times the database call alone and, only in the audit pass, walks the Python stack to
-find the line of project code that issued it. The timing pass never installs it.
+The recorder is an ``execute_wrapper`` on every configured database: it sees every
+statement with its parameters and the alias that ran it (a project with read replicas
+sees which served each scenario), times the database call alone and, only in the audit
+pass, walks the Python stack to find the line of project code that issued it. The
+timing pass never installs it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection
+from django.db import connections
 
 _BENCH_DIR = f"{Path(__file__).resolve().parent}{os.sep}"
 _LIBRARY_MARKERS = ("site-packages", "dist-packages", f"{Path('lib', 'python')}")
@@ -35,6 +37,7 @@ class Query:
     ms: float
     site: str | None  # "api/serializers.py:41 in get_author"
     template: str | None  # "books/book_list.html:12", when a template issued it
+    alias: str = "default"  # the database alias that ran it
 
 
 def _project_root() -> str:
@@ -128,7 +131,7 @@ def _call_site(root: str) -> tuple[str | None, str | None]:
 
 @contextmanager
 def record_queries() -> Iterator[list[Query]]:
-    """Record every statement on the default connection, with its call site."""
+    """Record every statement on every connection, with its call site and alias."""
     queries: list[Query] = []
     root = _project_root()
 
@@ -139,9 +142,12 @@ def record_queries() -> Iterator[list[Query]]:
             return execute(sql, params, many, context)
         finally:
             ms = (time.perf_counter() - started) * 1000
-            queries.append(Query(sql, params, ms, site, template))
+            alias = context["connection"].alias
+            queries.append(Query(sql, params, ms, site, template, alias))
 
-    with connection.execute_wrapper(wrapper):
+    with ExitStack() as stack:
+        for connection in connections.all():
+            stack.enter_context(connection.execute_wrapper(wrapper))
         yield queries
 
 

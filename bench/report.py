@@ -4,10 +4,11 @@ against a baseline. (The HTML page is ``bench.html_report``.)"""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
+from django.db import DEFAULT_DB_ALIAS, connections
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -187,6 +188,41 @@ def legend_lines(results: list[Result]) -> list[tuple[str, str]]:
                 "quiet machine or with a larger --repeat before trusting them.",
             )
         )
+    lines.extend(database_lines(results))
+    return lines
+
+
+def database_lines(
+    results: list[Result], configured: Collection[str] | None = None
+) -> list[tuple[str, str]]:
+    """Which database ran each scenario's queries, when there is a choice: more than
+    one database ``configured`` (default: ``DATABASES``), or queries off the default.
+
+    Runs are grouped by the aliases they used; the largest group is summed up, the
+    others are named (a read that fell back to the primary stands out).
+    """
+    configured = list(connections) if configured is None else configured
+    totals: Counter[str] = Counter()
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for result in results:
+        totals.update(result.databases)
+        if result.databases:
+            label = f"{result.name} [{result.variant}, {result.cache}]"
+            groups[tuple(sorted(result.databases))].append(label)
+    if len(configured) < 2 and set(totals) <= {DEFAULT_DB_ALIAS}:
+        return []
+    ran = ", ".join(f"{alias} {count}" for alias, count in sorted(totals.items()))
+    lines = [("dim", f"databases: queries in the audit pass by alias: {ran}")]
+    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
+    for rank, (aliases, labels) in enumerate(ordered):
+        if rank == 0:
+            other = " other" if len(ordered) > 1 else ""
+            where = f"every{other} run with queries ({len(labels)})"
+        else:
+            where = ", ".join(labels[:8]) + (
+                f" +{len(labels) - 8} more" if len(labels) > 8 else ""
+            )
+        lines.append(("dim", f"  {' + '.join(aliases)}: {where}"))
     return lines
 
 

@@ -63,6 +63,7 @@ class Result:
     cache_hits: int = 0
     x_cache: str | None = None
     error: str | None = None  # the exception behind a 5xx
+    databases: dict[str, int] = field(default_factory=dict)  # alias -> queries
     fingerprints: list[dict] = field(default_factory=list)
     n_plus_one: list[dict] = field(default_factory=list)
     samples: list[tuple[str, object]] = field(default_factory=list)  # for --explain
@@ -105,6 +106,7 @@ class Result:
             "hit_ratio": self.hit_ratio,
             "x_cache": self.x_cache,
             "error": self.error,
+            "databases": self.databases,
             "n_plus_one": self.n_plus_one,
             "fingerprints": self.fingerprints,
         }
@@ -186,6 +188,7 @@ def analyse(result: Result, queries: list[Query]) -> None:
     by_size = sorted(groups.items(), key=lambda item: -len(item[1]))
     exact = Counter((q.sql, repr(q.params)) for q in queries)
     result.queries = len(queries)
+    result.databases = dict(Counter(q.alias for q in queries))
     result.db_ms = sum(q.ms for q in queries)
     result.duplicate_queries = sum(len(g) - 1 for g in groups.values())
     result.exact_duplicates = sum(n - 1 for n in exact.values())

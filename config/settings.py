@@ -149,6 +149,56 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# --- Read replicas --------------------------------------------------------------------
+# Unset: no router and no extra alias; every query goes to DATABASE_URL as before.
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+# A replica that may be missing writes older than this leaves the rotation. Kept under
+# the contract's 2 s promise to other readers for reads the cache does not guard (the
+# cache's own fills also wait for the replica to replay their generation).
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=1.0)
+# Each process checks its replicas this often (0 = never: no replica ever serves).
+REPLICA_MONITOR_SECONDS = env.float("REPLICA_MONITOR_SECONDS", default=0.5)
+# After a write its client reads from the primary this long: longer than any serving
+# replica may trail, plus a margin for clocks (core.db.middleware).
+REPLICA_PIN_SECONDS = env.float(
+    "REPLICA_PIN_SECONDS", default=REPLICA_MAX_LAG_SECONDS + 1.0
+)
+REPLICA_DATABASES: list[str] = []
+if DATABASE_REPLICA_URLS:
+    if DATABASES["default"]["ENGINE"] != "core.db.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL primary.")
+    # Each alias names itself to the server: pg_stat_activity shows who reads where.
+    DATABASES["default"]["OPTIONS"]["application_name"] = "bookshelf-default"
+    for number, url in enumerate(DATABASE_REPLICA_URLS, start=1):
+        alias = f"replica{number}"
+        replica = env.db_url_config(url)
+        if replica["ENGINE"] != "django.db.backends.postgresql":
+            raise ImproperlyConfigured(f"{alias}: replicas must be PostgreSQL URLs.")
+        DATABASES[alias] = {
+            **replica,
+            # The primary's engine (connect breaker), pool, timeouts and health checks.
+            **{
+                k: DATABASES["default"][k]
+                for k in ("ENGINE", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS")
+            },
+            "OPTIONS": {
+                **DATABASES["default"]["OPTIONS"],
+                "pool": dict(DATABASES["default"]["OPTIONS"]["pool"]),
+                "application_name": f"bookshelf-{alias}",
+            },
+            # Tests read the test database through it (the router sends test reads to
+            # the primary anyway: the monitor is off under pytest).
+            "TEST": {"MIRROR": "default"},
+        }
+        REPLICA_DATABASES.append(alias)
+    DATABASE_ROUTERS = ["core.db.router.ReplicaRouter"]
+    # After sessions (a login's new session key is what it pins), before anything
+    # reads the database.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
+        "core.db.middleware.ReplicaMiddleware",
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 the contract says). ``broker`` is reported but never fails the check: a broker outage
 only delays background work, and restarting the web container would not bring the
 broker back. With no broker (eager Celery, the embedded default) it reads ``"eager"``.
+With read replicas, ``replicas`` gives each one's state (``ok``, ``lagging``, ``down``)
+and lag in seconds; a replica never fails the check: the primary serves its reads.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from core.db.replicas import monitor
 from core.http import error_response
 from core.middleware import DATABASE_ERRORS, database_unavailable
 
@@ -72,6 +75,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     }
     healthy = all(state == "ok" for state in checks.values())
     checks["broker"] = _broker_state()
+    if monitor.aliases:
+        checks["replicas"] = monitor.report()  # checked now, not the last tick
     return JsonResponse(checks, status=200 if healthy else 503)
 
 

@@ -126,6 +126,8 @@ class Postgres:
         self.sockets = workdir
         self.port = port
         self.proc: subprocess.Popen | None = None
+        # Extra server settings (``-c name=value``), kept across restarts.
+        self.settings: dict[str, str] = {}
         self.as_postgres = os.geteuid() == 0  # initdb/postgres refuse to run as root
         if self.as_postgres:
             shutil.chown(workdir, user="postgres", group="postgres")
@@ -151,6 +153,37 @@ class Postgres:
             timeout=60,
         )
 
+    def copy_of(self, primary: Postgres) -> None:
+        """Make this cluster a streaming replica of ``primary`` instead of ``init()``.
+
+        ``pg_basebackup -R`` copies the running primary and writes ``standby.signal``
+        and ``primary_conninfo``; initdb's trust rules already admit replication
+        connections from the loopback, and ``wal_level`` defaults to ``replica``.
+        """
+        subprocess.run(
+            self._cmd(
+                str(self.bin / "pg_basebackup"),
+                "-h",
+                LOOPBACK,
+                "-p",
+                str(primary.port),
+                "-U",
+                "drill",
+                "-D",
+                str(self.data),
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"\nport = {self.port}\n")
+
     def start(self) -> None:
         logfile = open(self.sockets / "postgres.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -168,6 +201,7 @@ class Postgres:
                 "max_connections=60",
                 "-c",
                 "shared_buffers=64MB",
+                *(f"-c{name}={value}" for name, value in self.settings.items()),
             ),
             stdout=logfile,
             stderr=subprocess.STDOUT,
@@ -523,7 +557,13 @@ class Drill:
             **{
                 k: v
                 for k, v in os.environ.items()
-                if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+                if k
+                not in {
+                    "DATABASE_URL",
+                    "DATABASE_REPLICA_URLS",
+                    "REDIS_URL",
+                    "CELERY_BROKER_URL",
+                }
             },
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false",

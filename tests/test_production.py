@@ -83,7 +83,14 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+        if k
+        not in {
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URLS",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "DEBUG",
+        }
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -735,6 +742,60 @@ def test_compose_env_points_at_the_right_servers(compose):
     assert any(
         "/var/lib/postgresql/data" in v for v in compose["services"]["db"]["volumes"]
     )
+
+
+def test_compose_replica_streams_from_db_and_serves_web_and_worker_reads(compose):
+    services = compose["services"]
+    primary, replica = services["db"], services["db-replica"]
+    assert replica["image"] == primary["image"]
+    assert replica["environment"]["PRIMARY_HOST"] == "db"
+    assert replica["depends_on"]["db"]["condition"] == "service_healthy"
+    # A hot standby needs max_connections >= the primary's: the same setting.
+    assert "max_connections=${POSTGRES_MAX_CONNECTIONS" in _command(replica)
+    assert _command(replica).count("max_connections") == 1
+    assert "pg_is_in_recovery()" in " ".join(replica["healthcheck"]["test"])
+    volumes = {v.split(":")[1]: v.split(":")[0] for v in replica["volumes"]}
+    assert volumes["/var/lib/postgresql/data"] == "pgreplica"  # its own data
+    entrypoint = volumes["/usr/local/bin/replica-entrypoint.sh"]
+    assert entrypoint.endswith("replica-entrypoint.sh")
+    assert "/usr/local/bin/replica-entrypoint.sh" in replica["entrypoint"]
+    assert "pgreplica" in compose["volumes"]
+    init = [v for v in primary["volumes"] if "/docker-entrypoint-initdb.d/" in v]
+    assert init and init[0].startswith("./config/postgres/primary-init.sh:")
+    for name in ("web", "worker"):
+        env = services[name]["environment"]
+        assert "@db-replica:5432/" in env["DATABASE_REPLICA_URLS"], name
+        assert "REPLICA_MAX_LAG_SECONDS" in env, name
+        # The primary serves until the replica is ready: no start-up dependency.
+        assert "db-replica" not in services[name]["depends_on"], name
+    assert "DATABASE_REPLICA_URLS" not in services["migrate"].get("environment", {})
+
+
+def test_replication_scripts_make_a_role_a_slot_and_a_streaming_copy():
+    init = _code(ROOT / "config" / "postgres" / "primary-init.sh")
+    assert "WITH REPLICATION LOGIN" in init
+    assert "pg_create_physical_replication_slot" in init
+    assert 'echo "host replication $POSTGRES_REPLICATION_USER' in init
+    assert "pg_hba.conf" in init
+    entry = _code(ROOT / "config" / "postgres" / "replica-entrypoint.sh")
+    # Copy only into an empty data directory, as the postgres user, then hand over.
+    assert 'if [ ! -s "$PGDATA/PG_VERSION" ]' in entry
+    assert "gosu postgres" in entry and "pg_basebackup" in entry
+    for flag in ("--write-recovery-conf", "--wal-method stream", "--slot"):
+        assert flag in entry
+    assert entry.rstrip().endswith('exec docker-entrypoint.sh "$@"')
+    for script in ("primary-init.sh", "replica-entrypoint.sh"):
+        path = ROOT / "config" / "postgres" / script
+        assert path.read_text().startswith("#!/bin/sh\n")
+        done = subprocess.run(["sh", "-n", str(path)], capture_output=True)
+        assert done.returncode == 0, done.stderr
+
+
+def test_compose_web_can_scale_out_on_a_port_range(compose):
+    """`--scale web=3` needs a host port per container: WEB_PORT=8000-8002."""
+    ports = compose["services"]["web"]["ports"]
+    assert ports == ["${WEB_PORT:-8000}:8000"]
+    assert "container_name" not in compose["services"]["web"]
 
 
 def test_compose_works_without_a_dotenv_and_documents_every_variable():

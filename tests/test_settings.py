@@ -25,7 +25,14 @@ def probe(**env: str) -> dict:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+        if k
+        not in {
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URLS",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "DEBUG",
+        }
     }
     clean.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
     result = subprocess.run(
@@ -135,3 +142,79 @@ def test_cache_keys_change_with_the_collected_static_files(tmp_path):
     assert first != second
     assert _cache_prefix(STATIC_ROOT=str(tmp_path / "none")) == "bookshelf:dev"
     assert _cache_prefix(CACHE_RELEASE="v42") == "bookshelf:v42"
+
+
+# --- Read replicas --------------------------------------------------------------------
+
+REPLICA_PROBE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'aliases': list(s.DATABASES), 'routers': s.DATABASE_ROUTERS, "
+    "'middleware': s.MIDDLEWARE, 'replicas': s.REPLICA_DATABASES, "
+    "'databases': s.DATABASES, 'max_lag': s.REPLICA_MAX_LAG_SECONDS, "
+    "'pin': s.REPLICA_PIN_SECONDS}, default=str))"
+)
+PRIMARY = "postgres://root@127.0.0.1:5432/bookshelf"
+
+
+def replica_probe(**env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "DATABASE_REPLICA_URLS", "REPLICA_MAX_LAG_SECONDS"}
+    }
+    clean.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="x", **env)
+    return subprocess.run(
+        [sys.executable, "-c", REPLICA_PROBE],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_without_replica_urls_there_is_no_router_and_no_extra_alias():
+    for database_url in (PRIMARY, "sqlite:///x.sqlite3"):
+        found = json.loads(replica_probe(DATABASE_URL=database_url).stdout)
+        assert found["aliases"] == ["default"] and found["replicas"] == []
+        assert found["routers"] == []
+        assert "core.db.middleware.ReplicaMiddleware" not in found["middleware"]
+        assert "application_name" not in found["databases"]["default"]["OPTIONS"]
+
+
+def test_replica_urls_add_mirrored_aliases_with_the_primary_s_pool_and_a_router():
+    done = replica_probe(
+        DATABASE_URL=PRIMARY,
+        DATABASE_REPLICA_URLS="postgres://ro@10.0.0.2:5432/bookshelf,"
+        "postgres://ro@10.0.0.3:6432/bookshelf",
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["aliases"] == ["default", "replica1", "replica2"]
+    assert found["replicas"] == ["replica1", "replica2"]
+    assert found["routers"] == ["core.db.router.ReplicaRouter"]
+    middleware = found["middleware"]
+    sessions = middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
+    assert middleware[sessions + 1] == "core.db.middleware.ReplicaMiddleware"
+    primary = found["databases"]["default"]
+    second = found["databases"]["replica2"]
+    assert (second["HOST"], second["PORT"], second["USER"]) == ("10.0.0.3", 6432, "ro")
+    assert second["ENGINE"] == primary["ENGINE"] == "core.db.postgresql"
+    assert second["TEST"]["MIRROR"] == "default"
+    assert second["OPTIONS"]["pool"] == primary["OPTIONS"]["pool"]
+    assert second["OPTIONS"]["options"] == primary["OPTIONS"]["options"]
+    assert second["OPTIONS"]["application_name"] == "bookshelf-replica2"
+    assert primary["OPTIONS"]["application_name"] == "bookshelf-default"
+    # The documented defaults: 1 s of lag at most, a 2 s read-your-writes window.
+    assert (found["max_lag"], found["pin"]) == (1.0, 2.0)
+
+
+def test_replicas_need_a_postgresql_primary_and_postgresql_urls():
+    done = replica_probe(
+        DATABASE_URL="sqlite:///x.sqlite3",
+        DATABASE_REPLICA_URLS="postgres://ro@10.0.0.2:5432/bookshelf",
+    )
+    assert done.returncode != 0 and "PostgreSQL primary" in done.stderr
+    done = replica_probe(
+        DATABASE_URL=PRIMARY, DATABASE_REPLICA_URLS="mysql://ro@10.0.0.2/bookshelf"
+    )
+    assert done.returncode != 0 and "replicas must be PostgreSQL" in done.stderr

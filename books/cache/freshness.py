@@ -38,6 +38,7 @@ from django.dispatch import Signal
 from books.cache import breaker
 from books.cache.keys import CATALOGUE, FRAGMENT_TTL, generation_key
 from books.cache.local import local, now
+from core.db import routing
 from core.logs import RateLimitFilter
 from core.timing import timed
 
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 logger.addFilter(RateLimitFilter(interval=30.0))
 
 VERSION_TABLE = "books_catalogueversion"
+VERSION_SQL = f"SELECT version FROM {VERSION_TABLE} WHERE id = 1"
 # Every table whose rows appear in a cached page or response.
 CATALOGUE_TABLES = frozenset(
     {
@@ -86,7 +88,7 @@ def read_version(using: str = "default") -> int:
     database flush), it is made again, starting from the clock.
     """
     with connections[using].cursor() as cursor:
-        cursor.execute(f"SELECT version FROM {VERSION_TABLE} WHERE id = 1")
+        cursor.execute(VERSION_SQL)
         row = cursor.fetchone()
         if row is None:
             cursor.execute(
@@ -172,11 +174,18 @@ def generation() -> int:
     with timed():
         value = cache.get(generation_key())
     if value is not None:
-        return int(value)
+        return _reading_at(int(value))
     version = read_version()
     if publish(version) is None:
         return -1
-    return version
+    return _reading_at(version)
+
+
+def _reading_at(generation: int) -> int:
+    """What this request caches next is keyed by ``generation``, so its reads need a
+    database that has it: the primary, or a replica that has replayed that version."""
+    routing.require_version(generation)
+    return generation
 
 
 def fragment_context() -> dict[str, Any]:
@@ -303,4 +312,4 @@ def read_with_generation(key: str) -> tuple[int, Any]:
         return generation(), None
     current = int(found[gen_key])
     local.saw_generation(current, now())
-    return current, found.get(key)
+    return _reading_at(current), found.get(key)

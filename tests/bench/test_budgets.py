@@ -132,7 +132,11 @@ def test_manage_py_bench_exits_1_on_a_breach(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("REDIS_URL", "DEBUG", "DATABASE_REPLICA_URLS")
+        },
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
         "SECRET_KEY": "test-only",
         "DEBUG": "false",

@@ -57,6 +57,10 @@ def test_json_output_has_the_contract_shape(book_factory, tmp_path, run_bench):
     assert ("api.books.list", "naive", "warm") in keys
     assert ("api.books.list.page100", "naive", "cold") in keys
     assert ("page.book", "tuned", "warm") in keys
+    # Which database ran each scenario's queries (only the default here).
+    for row in doc["scenarios"]:
+        assert sum(row["databases"].values()) == row["queries"]
+        assert set(row["databases"]) <= {"default"}
 
 
 @pytest.mark.urls(TEST_URLS)

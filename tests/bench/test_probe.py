@@ -35,3 +35,14 @@ def test_cache_reads_and_hits_are_counted():
         cache.get_or_set("made", 2)
 
     assert (stats.gets, stats.hits) == (3, 1)
+
+
+def test_every_query_records_the_database_alias_that_ran_it():
+    """Every configured connection is wrapped: a project with read replicas sees
+    which database served each query (here only the default exists)."""
+    with record_queries() as queries:
+        Permission.objects.count()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    assert [query.alias for query in queries] == ["default", "default"]

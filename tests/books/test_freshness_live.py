@@ -104,7 +104,8 @@ def site(tmp_path_factory, django_db_blocker) -> Iterator[Site]:
         **{
             k: v
             for k, v in os.environ.items()
-            if not k.startswith("PYTEST") and k != "DATABASE_URL"
+            if not k.startswith("PYTEST")
+            and k not in {"DATABASE_URL", "DATABASE_REPLICA_URLS"}
         },
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",

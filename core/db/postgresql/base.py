@@ -5,6 +5,9 @@
 - **Breaker** (``core.db.breaker``): only connecting is guarded; a request that already
   holds a connection runs as usual, and a statement timeout is a slow query, not an
   outage, so it never opens the breaker.
+- **Replicas**: on a read replica a failed connect or query also takes the replica
+  out of the rotation at once (``core.db.replicas.replica_failed``), so the request
+  can be answered again from the primary and the next ones avoid the replica.
 - **Pool check**: with ``CONN_HEALTH_CHECKS`` Django has psycopg's pool test every
   checkout with a round trip, one more per request. Here a connection is tested only
   when it sat idle in the pool for ``IDLE_CHECK_SECONDS``: a connection in steady use
@@ -18,9 +21,11 @@ import time
 import weakref
 from typing import Any
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.db.backends.postgresql import base
+from psycopg.errors import QueryCanceled
 
+from core.db import replicas
 from core.db.breaker import breaker_for
 
 IDLE_CHECK_SECONDS = 2.0
@@ -44,6 +49,11 @@ def _check(conn: Any) -> None:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if replicas.is_replica(self.alias):
+            self.execute_wrappers.append(_report_replica_errors)
+
     @property
     def pool(self) -> Any:
         pool = super().pool
@@ -64,8 +74,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
             )
         try:
             super().ensure_connection()
-        except OperationalError:
+        except OperationalError as exc:
             breaker.failed()
+            replicas.replica_failed(self.alias, exc)
             raise
         breaker.succeeded()
         return None
+
+
+def _report_replica_errors(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    try:
+        return execute(sql, params, many, context)
+    except (OperationalError, InterfaceError) as exc:
+        # A statement timeout is a slow query, and would be as slow on the primary.
+        if not isinstance(exc.__cause__, QueryCanceled):
+            replicas.replica_failed(context["connection"].alias, exc)
+        raise

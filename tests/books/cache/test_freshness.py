@@ -154,6 +154,23 @@ def test_a_cache_ahead_of_the_database_moves_the_database_on():
     assert freshness.generation() == freshness.read_version() == ahead + 1
 
 
+def test_whoever_reads_the_generation_needs_replicas_that_replayed_it():
+    """A page about to be cached under generation g must not be rendered from a
+    replica still at g - 1 (core.db.router reads the scope's ``min_version``)."""
+    from core.db import routing
+
+    with routing.read_scope() as scope:
+        current = freshness.generation()
+        assert scope.min_version == current > 0
+    cache.delete(generation_key())
+    with routing.read_scope() as scope:
+        current = freshness.generation()  # read back from the database
+        assert scope.min_version == current
+    with routing.read_scope() as scope:
+        generation, _ = freshness.read_with_generation("resp:any")
+        assert scope.min_version == generation
+
+
 def test_a_deleted_version_row_is_made_again():
     from books.models import CatalogueVersion
 
