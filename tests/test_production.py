@@ -598,8 +598,8 @@ def test_gunicorn_defaults_are_production_shaped(monkeypatch):
     assert "%(M)s" in conf["access_log_format"]
     if os.path.isdir("/dev/shm"):
         assert conf["worker_tmp_dir"] == "/dev/shm"
-    # statement timeout (3 s) and pool wait (1 s) both below the worker timeout
-    assert max(3.0, 1.0) < conf["timeout"]
+    # statement timeout (3 s) and pool wait (0.5 s) both below the worker timeout
+    assert max(3.0, 0.5) < conf["timeout"]
 
 
 def test_gunicorn_is_overridable_from_the_environment(monkeypatch):
