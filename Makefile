@@ -56,9 +56,12 @@ bench: $(STATIC_MANIFEST)
 
 # Production-like, locally: DEBUG off, hashed + compressed static files, gunicorn
 # (config/gunicorn.py). The key below is for this machine only; deployments set their own.
+# LOAD_TEST=true lifts every API throttle for `bench --url` and `make perf`; settings
+# refuse it unless HOST is loopback.
 SERVE_ENV = DEBUG=false \
 	SECRET_KEY="$${SECRET_KEY:-local-only-make-serve-key-do-not-deploy-0123456789abcdef}" \
-	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-localhost,127.0.0.1}"
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-localhost,127.0.0.1}" \
+	HOST="$(HOST)" LOAD_TEST="$${LOAD_TEST:-false}"
 
 collectstatic: $(STAMP)
 	$(SERVE_ENV) $(PY) manage.py collectstatic --no-input --verbosity 0
@@ -66,7 +69,7 @@ collectstatic: $(STAMP)
 serve: collectstatic
 	$(SERVE_ENV) $(PY) manage.py migrate --no-input
 	$(SERVE_ENV) $(PY) manage.py seed --books $(SEED_BOOKS) --if-empty
-	$(SERVE_ENV) HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi
+	$(SERVE_ENV) PORT=$(PORT) $(BIN)/gunicorn -c config/gunicorn.py config.wsgi
 
 # A Celery worker with an embedded beat, for local use; needs REDIS_URL (or
 # CELERY_BROKER_URL). compose.yaml runs worker and beat as separate services.

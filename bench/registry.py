@@ -21,7 +21,7 @@ from django.utils.module_loading import module_has_submodule
 
 MODULE = "bench"  # the submodule looked for in every app, like "admin"
 MERGED = ("NAMESPACES", "NAMES", "VARIANTS", "PICKS", "DATASET")
-COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED")
+COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED", "LOAD_TEST_HINT")
 KNOWN = frozenset(MERGED + COLLECTED)
 
 
@@ -37,6 +37,7 @@ class Declarations:
     naive_prefixes: tuple[str, ...] = ()
     clear_cache: tuple[Callable[[], None], ...] = ()
     reseed: tuple[Callable[[int], None], ...] = ()
+    load_test_hints: tuple[str, ...] = ()  # how to start a server that never throttles
     sources: tuple[str, ...] = ()  # the modules read, for messages
 
     def untuned(self, local_name: str) -> tuple[str, bool]:
@@ -123,5 +124,6 @@ def declarations() -> Declarations:
         naive_prefixes=tuple(dict.fromkeys(collected["NAIVE_PREFIX"])),
         clear_cache=tuple(collected["CLEAR_CACHE"]),
         reseed=tuple(collected["RESEED"]),
+        load_test_hints=tuple(dict.fromkeys(collected["LOAD_TEST_HINT"])),
         sources=tuple(sources),
     )

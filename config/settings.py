@@ -6,6 +6,7 @@ with Django's native pool) and django-redis. See the README's table of variables
 """
 
 import hashlib
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -331,6 +332,44 @@ REST_FRAMEWORK = {
     # back in X-Forwarded-For, so a client cannot reset its limit by rotating it.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+
+# --- Load tests -----------------------------------------------------------------------
+# LOAD_TEST=true lifts every DRF throttle (anon, user and any scoped rate) so that
+# `bench --url`, wrk or `make perf` measure the app, not a 429 from one client address.
+# Rates become None, not a huge number: DRF then skips the throttle, whereas a rate
+# like 10**9/min still keeps a per-address history in the cache that grows with every
+# request in the window. A server without throttles must not be reachable by others,
+# so the switch is refused unless DEBUG is on or the server binds loopback only.
+
+
+def _binds_loopback_only() -> bool:
+    """Whether the bind address is loopback, computed as config/gunicorn.py does."""
+    bind = env("GUNICORN_BIND", default="") or env("BIND", default="")
+    if not bind:
+        bind = f"{env('HOST', default='127.0.0.1')}:{env('PORT', default='8000')}"
+    if bind.startswith("unix:"):
+        return True  # a socket file: no network peer reaches it
+    host = bind.rpartition(":")[0] if ":" in bind else bind
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name or 0.0.0.0-style wildcard: not provably local
+
+
+LOAD_TEST = env.bool("LOAD_TEST", default=False)
+if LOAD_TEST:
+    if not (DEBUG or _binds_loopback_only()):
+        raise ImproperlyConfigured(
+            "LOAD_TEST=true turns every API throttle off, so it is refused unless the "
+            "server binds loopback only (HOST/BIND/GUNICORN_BIND 127.0.0.1 or ::1) "
+            "or DEBUG is on."
+        )
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = dict.fromkeys(
+        REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    )
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bookshelf API",

@@ -31,7 +31,7 @@ from bench import explain as explainmod
 from bench import report
 from bench.client import make_client
 from bench.html_report import write_html
-from bench.loadtest import check_loopback, load
+from bench.loadtest import Throttled, check_loopback, load
 from bench.probe import clear_caches
 from bench.registry import declarations
 from bench.runner import CACHE_MODES, Result, Step, dataset_info, run
@@ -338,22 +338,20 @@ class Command(BaseCommand):
             f"Load: {len(scenarios)} scenarios x {options['duration']:g}s at "
             f"concurrency {concurrency} against {url}"
         )
-        loads = load(
-            url, scenarios, concurrency=concurrency, duration=options["duration"]
-        )
+        try:
+            loads = load(
+                url, scenarios, concurrency=concurrency, duration=options["duration"]
+            )
+        except Throttled as exc:
+            hint = "; ".join(self.declared.load_test_hints) or (
+                "lift its rate limits for the load test"
+            )
+            raise CommandError(
+                f"the server throttles ({exc}): {hint}. A load test comes from one "
+                "address, so a throttle would be all it measures."
+            ) from exc
         rows = [load_result.as_json() for load_result in loads]
         self._print(report.http_table(rows, results, url, concurrency))
-        if any(row["throttled"] for row in rows):
-            self._print_lines(
-                [
-                    (
-                        "yellow",
-                        "429s: the server throttles this one client address; start "
-                        "it with e.g. API_THROTTLE_ANON=1000000/min to measure "
-                        "throughput.",
-                    )
-                ]
-            )
         return {
             "url": url,
             "concurrency": concurrency,
