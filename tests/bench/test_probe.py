@@ -35,3 +35,30 @@ def test_cache_reads_and_hits_are_counted():
         cache.get_or_set("made", 2)
 
     assert (stats.gets, stats.hits) == (3, 1)
+
+
+def test_get_many_counts_each_key_once():
+    cache.set("present", 1)
+    stats = CacheStats()
+
+    with count_cache(stats):
+        cache.get_many(["present", "absent"])
+
+    assert (stats.gets, stats.hits) == (2, 1)
+
+
+def test_a_cold_request_counts_what_survived_the_clear_as_state_not_hits():
+    """A published version is found even when cold: it is state, not an entry."""
+    cache.set("gen:catalogue", 7)  # what a declared CLEAR_CACHE puts back
+    cold = CacheStats(learn=True)
+
+    with count_cache(cold):
+        cache.get_many(["gen:catalogue", "resp:page"])
+        cache.set("resp:page", "body")
+        cache.get("resp:page")  # written by this request: an entry hit
+
+    assert (cold.gets, cold.hits, cold.state_reads) == (2, 1, 1)
+    warm = CacheStats(state=cold.state)
+    with count_cache(warm):
+        cache.get_many(["gen:catalogue", "resp:page"])
+    assert (warm.gets, warm.hits, warm.state_reads) == (1, 1, 1)
