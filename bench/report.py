@@ -4,11 +4,15 @@ against a baseline. (The HTML page is ``bench.html_report``.)"""
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -66,24 +70,43 @@ def _kb(n: int) -> str:
     return f"{n / 1024:.1f}"
 
 
-# (header, justify) of the results table; the first column does not wrap.
-COLUMNS = (
-    ("scenario", "left"),
-    ("cache", "left"),
-    ("status", "right"),
-    ("queries\ntuned/naive", "right"),
-    ("dups\ntuned/naive", "right"),
-    ("db ms\ntuned", "right"),
-    ("p50 ms\ntuned/naive", "right"),
-    ("p95 ms\ntuned/naive", "right"),
-    ("p99 ms\ntuned", "right"),
-    ("speed-up\np50", "right"),
-    ("cache\nhits", "right"),
-    ("KB\n(gzip)", "right"),
-)
+@dataclass(frozen=True)
+class Column:
+    """A results-table column; ``drop`` orders what goes first on a narrow console."""
+
+    header: str
+    justify: Literal["left", "right"] = "right"
+    drop: int = 0  # 0: always shown; 1 goes first, then 2, ...
+
+
+KEEP = 0
+# The results table, left to right. Below the full width, the highest-numbered
+# columns stay longest; names, queries, p50 and the speed-up always show, whole.
+COLUMNS = {
+    "scenario": Column("scenario", "left"),
+    "cache": Column("cache", "left"),
+    "status": Column("status", drop=3),  # kept whenever a status is not 200
+    "queries": Column("queries\ntuned/naive"),
+    "similar": Column("similar\ntuned/naive", drop=8),
+    "duplicate": Column("duplicate\ntuned/naive", drop=4),
+    "db_ms": Column("db ms\ntuned", drop=2),
+    "p50": Column("p50 ms\ntuned/naive"),
+    "p95": Column("p95 ms\ntuned/naive", drop=7),
+    "p99": Column("p99 ms\ntuned", drop=1),
+    "speedup": Column("speed-up\np50"),
+    "entry_hits": Column("entry\nhits", drop=5),
+    "kb": Column("KB\n(gzip)", drop=6),
+}
+DEFAULT_WIDTH = 200  # a console that is not a terminal and has no COLUMNS: a log
 LEGEND = (
-    "queries/dups: tuned / naive (naive in yellow, budget breach in red). "
-    "~ = noisy (p95 > 2 x p50). speed-up = naive p50 / tuned p50."
+    "tuned / naive side by side (naive in yellow, a budget breach in red); "
+    "~ = noisy (p95 > 2 x p50); speed-up = naive p50 / tuned p50. "
+    "similar = queries whose SQL another query of the request repeats with other "
+    "parameters, duplicate = same SQL and same parameters: the debug toolbar's terms, "
+    "every query of a repeated group counted (the JSON's duplicate_queries, which "
+    "budgets cap, counts only the repeats after the first of each SQL shape). "
+    "entry hits = cached entries found / looked for; state a cold cache keeps (a "
+    "published version) is not an entry, so a cold row reads 0/n."
 )
 DEBUG_WARNING = (
     "DEBUG is on: every query is logged, so timings include debug overhead. Run with "
@@ -128,50 +151,106 @@ def _status(tuned: Result | None, naive: Result | None) -> Text:
     return Text(str(both[0].status))
 
 
-def _row(
+def _entry_hits(result: Result) -> str:
+    return f"{result.cache_hits}/{result.cache_gets}" if result.cache_gets else "-"
+
+
+def _cells(
     name: str,
     cache: str,
     tuned: Result | None,
     naive: Result | None,
     breached: Breached,
-) -> list[str | Text]:
-    """One results-table row: a scenario and cache mode, tuned beside naive."""
+) -> dict[str, str | Text]:
+    """One results-table row, every column: a scenario and cache mode, tuned beside
+    naive."""
     base = tuned or naive
-    dups = _pair(
-        tuned, naive, "duplicate_queries", breached, lambda r: str(r.duplicate_queries)
+    assert base is not None
+    # The budgets' max_duplicates caps duplicate_queries: its breach shows as similar.
+    similar = _pair(
+        tuned, naive, "duplicate_queries", breached, lambda r: str(r.similar_queries)
     )
     if tuned and tuned.n_plus_one:
-        dups.stylize("bold red", 0, len(str(tuned.duplicate_queries)))
-    return [
-        name,
-        cache,
-        _status(tuned, naive),
-        _pair(tuned, naive, "queries", breached, lambda r: str(r.queries)),
-        dups,
-        f"{tuned.db_ms:.1f}" if tuned else "-",
-        _pair(tuned, naive, "p50_ms", breached, lambda r: _ms(r.p50_ms), noise=True),
-        _pair(tuned, naive, "p95_ms", breached, lambda r: _ms(r.p95_ms)),
-        _ms(tuned.p99_ms) if tuned else "-",
-        _ratio(naive and naive.p50_ms, tuned and tuned.p50_ms),
-        "-" if base.hit_ratio is None else f"{base.hit_ratio:.0%}",
-        f"{_kb(base.bytes)} ({_kb(base.gzip_bytes)})",
-    ]
+        similar.stylize("bold red", 0, len(str(tuned.similar_queries)))
+    return {
+        "scenario": name,
+        "cache": cache,
+        "status": _status(tuned, naive),
+        "queries": _pair(tuned, naive, "queries", breached, lambda r: str(r.queries)),
+        "similar": similar,
+        "duplicate": _pair(
+            tuned,
+            naive,
+            "exact_duplicates",
+            breached,
+            lambda r: str(r.exact_duplicates),
+        ),
+        "db_ms": f"{tuned.db_ms:.1f}" if tuned else "-",
+        "p50": _pair(
+            tuned, naive, "p50_ms", breached, lambda r: _ms(r.p50_ms), noise=True
+        ),
+        "p95": _pair(tuned, naive, "p95_ms", breached, lambda r: _ms(r.p95_ms)),
+        "p99": _ms(tuned.p99_ms) if tuned else "-",
+        "speedup": _ratio(naive and naive.p50_ms, tuned and tuned.p50_ms),
+        "entry_hits": _entry_hits(base),
+        "kb": f"{_kb(base.bytes)} ({_kb(base.gzip_bytes)})",
+    }
 
 
-def build_table(results: list[Result], breaches: list[Breach], title: str) -> Table:
-    """Tuned and naive side by side, one row per scenario and cache mode, a section
-    per endpoint."""
-    breached = {(b.name, b.variant, b.cache, b.metric) for b in breaches}
+def _table(
+    rows: list[dict[str, str | Text]],
+    groups: list[str],
+    columns: list[str],
+    title: str,
+) -> Table:
     table = Table(title=title, header_style="bold", title_justify="left")
-    for i, (header, justify) in enumerate(COLUMNS):
-        table.add_column(header, justify=justify, no_wrap=i == 0)
-    last_group = None
-    for name, cache, tuned, naive in pairs(results):
-        group = _group(tuned or naive)
-        if last_group is not None and group != last_group:
+    for key in columns:
+        column = COLUMNS[key]
+        table.add_column(column.header, justify=column.justify, no_wrap=True)
+    for i, (row, group) in enumerate(zip(rows, groups, strict=True)):
+        if i and group != groups[i - 1]:
             table.add_section()
-        last_group = group
-        table.add_row(*_row(name, cache, tuned, naive, breached))
+        table.add_row(*(row[key] for key in columns))
+    return table
+
+
+def natural_width(console: Console, table: Table) -> int:
+    """The width ``table`` needs to show every cell whole."""
+    options = console.options.update_width(10_000)
+    return Measurement.get(console, options, table).maximum
+
+
+def build_table(
+    results: list[Result],
+    breaches: list[Breach],
+    title: str,
+    *,
+    console: Console | None = None,
+    wide: bool = True,
+) -> Table:
+    """Tuned and naive side by side, one row per scenario and cache mode, a section
+    per endpoint.
+
+    Unless ``wide``, columns are dropped, least important first (``Column.drop``),
+    until the table fits ``console``: rich would otherwise squeeze every column and
+    cut names and numbers to "…". The status stays while any status is not 200.
+    """
+    breached = {(b.name, b.variant, b.cache, b.metric) for b in breaches}
+    found = pairs(results)
+    rows = [_cells(name, cache, t, n, breached) for name, cache, t, n in found]
+    groups = [_group(t or n) for _, _, t, n in found]  # type: ignore[arg-type]
+    columns = list(COLUMNS)
+    table = _table(rows, groups, columns, title)
+    if wide or console is None:
+        return table
+    errors = any(r.status != 200 for r in results)
+    droppable = sorted(
+        (c for c in columns if COLUMNS[c].drop and not (c == "status" and errors)),
+        key=lambda c: COLUMNS[c].drop,
+    )
+    while droppable and natural_width(console, table) > console.width:
+        columns.remove(droppable.pop(0))
+        table = _table(rows, groups, columns, title)
     return table
 
 
@@ -263,13 +342,22 @@ def write_json(path: str, doc: dict) -> None:
     Path(path).write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
-def console_for(stream, width: int = 160) -> Console:
-    """A Rich console on the command's stdout; wide when it is not a terminal."""
+def console_width(stream) -> int | None:
+    """``COLUMNS`` when set, else the terminal's (None: rich asks it), else a log's."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return None if is_tty else DEFAULT_WIDTH
+
+
+def console_for(stream) -> Console:
+    """A Rich console on the command's stdout, as wide as ``console_width`` says."""
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     return Console(
         file=stream,
         force_terminal=None if is_tty else False,
-        width=None if is_tty else width,
+        width=console_width(stream),
         highlight=False,
     )
 

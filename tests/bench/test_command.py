@@ -75,6 +75,8 @@ def test_naive_list_n_plus_one_is_found_with_its_frame_and_hint(
     assert tuned["duplicate_queries"] == 0 and tuned["n_plus_one"] == []
     assert naive["queries"] == 7  # the page, then one author per book
     assert naive["duplicate_queries"] == 5
+    # The debug toolbar's terms: six author lookups, by two authors, three each.
+    assert (naive["similar_queries"], naive["exact_duplicates"]) == (6, 6)
     [site] = naive["n_plus_one"]
     assert site["count"] == 6
     assert site["table"] == "books_author"
@@ -225,3 +227,21 @@ def test_every_tuned_scenario_runs_the_same_queries_at_any_data_size(
         key: (before[key], after[key]) for key in before if after[key] != before[key]
     }
     assert grew == {}
+
+
+def test_a_cold_row_finds_no_entry_and_a_warm_row_finds_them_all(
+    book_factory, tmp_path, run_bench
+):
+    """The published generation is read (and found) cold too: state, not a hit."""
+    book_factory(2)
+    path = tmp_path / "bench.json"
+
+    run_bench("--scenario", "api.books.list", "page.home", "--json", str(path))
+
+    rows = json.loads(path.read_text())["scenarios"]
+    tuned = {(r["name"], r["cache"]): r for r in rows if r["variant"] == "tuned"}
+    for name in ("api.books.list", "page.home"):
+        cold, warm = tuned[(name, "cold")], tuned[(name, "warm")]
+        assert cold["cache_gets"] >= 1 and cold["cache_hits"] == 0, cold
+        assert cold["cache_state_reads"] >= 1 and cold["hit_ratio"] == 0
+        assert warm["cache_hits"] == warm["cache_gets"] >= 1, warm

@@ -167,9 +167,15 @@ class Command(BaseCommand):
             help="diff against an earlier --json: query counts, duplicates, p50",
         )
         parser.add_argument("--list", action="store_true", help="list scenarios only")
+        parser.add_argument(
+            "--wide",
+            action="store_true",
+            help="every column of the table, however narrow the console (COLUMNS)",
+        )
 
     def handle(self, *args, **options) -> None:
         self.verbosity = options["verbosity"]
+        self.wide = options["wide"]
         self.console = report.console_for(self.stdout)
         self.declared = declarations()
         _check_options(options)
@@ -396,7 +402,13 @@ class Command(BaseCommand):
         if not self.verbosity:
             return
         title = f"bench: {report.describe(step.dataset)}"
-        self.console.print(report.build_table(step.results, breaches, title))
+        table = report.build_table(
+            step.results, breaches, title, console=self.console, wide=self.wide
+        )
+        if self.wide:  # wider than the console if need be: lines wrap, cells stay whole
+            needed = report.natural_width(self.console, table)
+            self.console.width = max(self.console.width, needed)
+        self.console.print(table)
         self._print_lines(report.legend_lines(step.results))
         self._print_n_plus_one(step.results)
         errors = {(r.name, r.variant): r.error for r in step.results if r.error}
