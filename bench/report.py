@@ -1,5 +1,6 @@
-"""What bench prints and writes: Rich tables and lines, the JSON document, the diff
-against a baseline. (The HTML page is ``bench.html_report``.)"""
+"""What bench prints and writes: Rich tables and lines, and the JSON document. (The
+HTML page is ``bench.html_report``, the Markdown one ``bench.markdown_report``, the
+diff against a baseline ``bench.compare``.)"""
 
 from __future__ import annotations
 
@@ -54,19 +55,42 @@ def pairs(results: list[Result]) -> list[tuple[str, str, Result | None, Result |
     return rows
 
 
-def _ms(value: float | None) -> str:
+def paired(rows: list[dict]) -> list[tuple[str, str, dict | None, dict | None]]:
+    """``pairs()`` for --json rows: (name, cache, tuned, naive), grouped by endpoint."""
+    index: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
+    order: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        names = order[row.get("group") or row.get("route") or row["name"]]
+        if row["name"] not in names:
+            names.append(row["name"])
+        index[(row["name"], row["cache"])][row["variant"]] = row
+    return [
+        (name, cache, found.get("tuned"), found.get("naive"))
+        for names in order.values()
+        for name in names
+        for cache in CACHE_MODES
+        if (found := index.get((name, cache)))
+    ]
+
+
+def speedup(naive: float | None, tuned: float | None) -> float | None:
+    """naive p50 / tuned p50, when both were timed."""
+    return naive / tuned if naive and tuned else None
+
+
+def ms(value: float | None) -> str:
+    """A latency as the tables print it: one decimal below 100 ms."""
     if value is None:
         return "-"
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def _ratio(naive: float | None, tuned: float | None) -> str:
-    if not naive or not tuned:
-        return "-"
-    return f"{naive / tuned:.1f}×"
+    ratio = speedup(naive, tuned)
+    return "-" if ratio is None else f"{ratio:.1f}×"
 
 
-def _kb(n: int) -> str:
+def kb(n: int) -> str:
     return f"{n / 1024:.1f}"
 
 
@@ -187,13 +211,13 @@ def _cells(
         ),
         "db_ms": f"{tuned.db_ms:.1f}" if tuned else "-",
         "p50": _pair(
-            tuned, naive, "p50_ms", breached, lambda r: _ms(r.p50_ms), noise=True
+            tuned, naive, "p50_ms", breached, lambda r: ms(r.p50_ms), noise=True
         ),
-        "p95": _pair(tuned, naive, "p95_ms", breached, lambda r: _ms(r.p95_ms)),
-        "p99": _ms(tuned.p99_ms) if tuned else "-",
+        "p95": _pair(tuned, naive, "p95_ms", breached, lambda r: ms(r.p95_ms)),
+        "p99": ms(tuned.p99_ms) if tuned else "-",
         "speedup": _ratio(naive and naive.p50_ms, tuned and tuned.p50_ms),
         "entry_hits": _entry_hits(base),
-        "kb": f"{_kb(base.bytes)} ({_kb(base.gzip_bytes)})",
+        "kb": f"{kb(base.bytes)} ({kb(base.gzip_bytes)})",
     }
 
 
@@ -362,64 +386,6 @@ def console_for(stream) -> Console:
     )
 
 
-def _changes(old: dict, new: dict, slower: float) -> list[dict]:
-    """One scenario's changes: counts that moved, a p50 beyond the ``slower`` ratio."""
-    changes = []
-    for metric in ("queries", "duplicate_queries"):
-        if new[metric] != old[metric]:
-            grew = new[metric] > old[metric]
-            changes.append({"change": "more" if grew else "fewer", "metric": metric})
-    if old.get("p50_ms") and new.get("p50_ms"):
-        ratio = new["p50_ms"] / old["p50_ms"]
-        if ratio > slower or ratio < 1 / slower:
-            change = "slower" if ratio > 1 else "faster"
-            changes.append({"change": change, "metric": "p50_ms"})
-    for change in changes:
-        change.update(before=old[change["metric"]], after=new[change["metric"]])
-    return changes
-
-
-def compare(doc: dict, baseline: dict, *, slower: float = 1.2) -> list[dict]:
-    """What changed against an earlier --json: query counts, duplicates, p50.
-
-    A query or duplicate count that grows is a regression whatever the machine; a
-    p50 more than ``slower`` times the baseline's is reported as slower (timings are
-    only comparable on the same machine and data).
-    """
-    before = {(r["name"], r["variant"], r["cache"]): r for r in baseline["scenarios"]}
-    after = {(r["name"], r["variant"], r["cache"]): r for r in doc["scenarios"]}
-    changes = []
-    for key in sorted(before.keys() | after.keys()):
-        old, new = before.get(key), after.get(key)
-        row = dict(zip(("name", "variant", "cache"), key, strict=True))
-        if old is None or new is None:
-            changes.append({**row, "change": "added" if old is None else "removed"})
-            continue
-        changes.extend({**row, **change} for change in _changes(old, new, slower))
-    return changes
-
-
-def compare_lines(changes: list[dict]) -> list[tuple[str, str]]:
-    """(style, text) per change against the baseline; a tuned regression is red."""
-    if not changes:
-        return [("green", "No change against the baseline.")]
-    lines = [("bold", "\nAgainst the baseline")]
-    for change in changes:
-        label = f"{change['name']} [{change['variant']}, {change['cache']}]"
-        if "metric" not in change:
-            lines.append(("dim", f"  {change['change']}: {label}"))
-            continue
-        bad = change["change"] in ("more", "slower") and change["variant"] == "tuned"
-        lines.append(
-            (
-                "red" if bad else "green",
-                f"  {change['change']}: {label} {change['metric']} "
-                f"{change['before']} -> {change['after']}",
-            )
-        )
-    return lines
-
-
 def sizes_table(steps: Sequence[Step]) -> Table:
     """Cold queries and p50 of every scenario at each --sizes step."""
     table = Table(title="growth with data size (cold cache)", title_justify="left")
@@ -434,7 +400,7 @@ def sizes_table(steps: Sequence[Step]) -> Table:
     keys = list(dict.fromkeys((r.name, r.variant) for r in steps[-1].results))
     for name, variant in keys:
         cells = [
-            f"{found.queries} / {_ms(found.p50_ms)}" if found else "-"
+            f"{found.queries} / {ms(found.p50_ms)}" if found else "-"
             for found in (by_key.get((name, variant)) for by_key in cold)
         ]
         style = "yellow" if variant == "naive" else None
@@ -497,8 +463,8 @@ def http_table(
             row["name"],
             row["variant"],
             f"{row['rps']:.0f}",
-            _ms(row["p50_ms"]),
-            _ms(row["p95_ms"]),
+            ms(row["p50_ms"]),
+            ms(row["p95_ms"]),
             f"{row['rps'] / naive_rps:.1f}×" if tuned and naive_rps else "",
             Text(str(row["errors"]), style="red" if row["errors"] else ""),
             str(queries.get((row["name"], row["variant"]), "-")),

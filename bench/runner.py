@@ -103,6 +103,7 @@ class Result:
             "noisy": self.noisy,
             "path": self.scenario.path,
             "route": self.scenario.route,
+            "group": self.scenario.group or self.scenario.route,
             "view": self.scenario.view,
             "similar_queries": self.similar_queries,
             "exact_duplicates": self.exact_duplicates,

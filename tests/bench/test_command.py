@@ -200,7 +200,8 @@ def test_compare_reports_a_query_regression_against_a_baseline(
         ("tuned", "cold", 0, 1),
         ("tuned", "warm", 0, 1),
     }
-    assert "more: api.books.list [tuned, cold] queries 0 -> 1" in out
+    assert "against " in out and "queries" in out  # the changes, as a table
+    assert "2 changes in 4 rows compared: 2 more" in out
 
 
 def _tuned_counts(path) -> dict[tuple[str, str], int]:

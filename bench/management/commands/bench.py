@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import platform
+import subprocess
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +29,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.text import Text
 
 from bench import budgets as budgetmod
+from bench import compare as comparemod
 from bench import explain as explainmod
 from bench import report
 from bench.client import make_client
 from bench.html_report import write_html
 from bench.loadtest import Throttled, check_loopback, load
+from bench.markdown_report import write_markdown
 from bench.probe import clear_caches
 from bench.registry import declarations
-from bench.runner import CACHE_MODES, Result, Step, dataset_info, run
+from bench.runner import CACHE_MODES, Result, Step, dataset_info, run, time_pair
 from bench.scenarios import Dataset, Scenario, discover, select
 
 
@@ -58,6 +62,8 @@ def _check_options(options: dict[str, Any]) -> None:
         raise CommandError("--concurrency must be >= 1 and --duration > 0")
     if options["sizes"] and options["list"]:
         raise CommandError("--list never reseeds; drop --sizes to list scenarios.")
+    if options["fail_on_regression"] is not None and not options["compare"]:
+        raise CommandError("--fail-on-regression needs --compare BASELINE.json")
     if options["url"]:
         try:
             check_loopback(options["url"])
@@ -87,12 +93,39 @@ def _baseline(path: str) -> dict:
         raise CommandError(f"--compare: {exc}") from exc
 
 
+def _commit() -> str | None:
+    """The checked-out commit (short hash, "+" if the tree has changes), if any."""
+    try:
+        found = subprocess.run(
+            ["git", "describe", "--always", "--dirty=+", "--abbrev=10"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if found.returncode != 0:
+        return None
+    return found.stdout.strip() or None
+
+
+def _database_version() -> str | None:
+    try:
+        return ".".join(str(part) for part in connection.get_database_version())
+    except Exception:  # a backend without it, or no connection: say nothing
+        return None
+
+
 def _meta(options: dict[str, Any], modes: tuple[str, ...]) -> dict:
     return {
         "generated": timezone.now().isoformat(timespec="seconds"),
+        "commit": _commit(),
         "django": django.get_version(),
         "python": platform.python_version(),
         "debug": settings.DEBUG,
+        "database": connection.vendor,
+        "database_version": _database_version(),
         "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
         "repeat": options["repeat"] or "auto",
         "cache_modes": list(modes),
@@ -109,6 +142,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", metavar="PATH", help="write results as JSON")
         parser.add_argument("--html", metavar="PATH", help="write an HTML report")
+        parser.add_argument(
+            "--markdown",
+            metavar="PATH",
+            help="write the summary as a Markdown table (a pull-request comment)",
+        )
         parser.add_argument(
             "--budget",
             metavar="PATH",
@@ -164,7 +202,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--compare",
             metavar="PATH",
-            help="diff against an earlier --json: query counts, duplicates, p50",
+            help="diff against an earlier --json: query counts, and p50s that moved "
+            "beyond the noise",
+        )
+        parser.add_argument(
+            "--fail-on-regression",
+            metavar="PCT",
+            type=float,
+            default=None,
+            help="with --compare: exit 1 when a tuned scenario's queries grew or its "
+            "p50 is slower by more than PCT percent and the runs' noise",
         )
         parser.add_argument("--list", action="store_true", help="list scenarios only")
         parser.add_argument(
@@ -178,6 +225,8 @@ class Command(BaseCommand):
         self.wide = options["wide"]
         self.console = report.console_for(self.stdout)
         self.declared = declarations()
+        self.client = make_client()
+        self.clear = functools.partial(clear_caches, self.declared.clear_cache)
         _check_options(options)
         modes = _modes(options)
         budgets = _budgets(options["budget"])
@@ -187,10 +236,16 @@ class Command(BaseCommand):
         else:
             self._check_data()
 
+        baseline = _baseline(options["compare"]) if options["compare"] else None
+
         steps = self._measure_sizes(options, modes, sizes)
         if options["list"]:
             return
         last = steps[-1]
+        if baseline is not None and options["scenario"]:
+            current = {"scenarios": [r.as_json() for r in last.results]}
+            baseline = comparemod.narrowed(baseline, current)
+        confirm = self._retime_moved(last, baseline, options) if baseline else None
         breaches = budgetmod.check(
             [r.as_json() for r in last.results],
             budgets,
@@ -199,12 +254,11 @@ class Command(BaseCommand):
         self._print_results(last, breaches)
         extra = self._extras(options, modes, steps)
         doc = report.document(last.dataset, last.results, breaches, extra)
-        if options["compare"]:
-            changes = report.compare(doc, _baseline(options["compare"]))
-            doc["compare"] = {"baseline": options["compare"], "changes": changes}
-            self._print_lines(report.compare_lines(changes))
+        regressions: list[dict] = []
+        if baseline is not None:
+            regressions = self._compare(doc, baseline, confirm, options)
         self._write(doc, options)
-        self._enforce(budgets, breaches)
+        self._enforce(budgets, breaches, regressions, options["fail_on_regression"])
 
     # --- steps ------------------------------------------------------------------
 
@@ -253,12 +307,11 @@ class Command(BaseCommand):
         self, options: dict[str, Any], modes: tuple[str, ...], sizes: list[int] | None
     ) -> list[Step]:
         """One step, or one per size after reseeding at it."""
-        client = make_client()
         steps = []
         for size in sizes or [None]:
             if size is not None:
                 self._reseed(size)
-            steps.append(Step(size, *self._measure(client, options, modes)))
+            steps.append(Step(size, *self._measure(self.client, options, modes)))
         return steps
 
     def _scenarios(self, client: Client, patterns: list[str] | None) -> tuple:
@@ -306,7 +359,7 @@ class Command(BaseCommand):
                 repeat=options["repeat"],
                 timing=timing,
                 modes=modes,
-                clear=functools.partial(clear_caches, self.declared.clear_cache),
+                clear=self.clear,
                 advance=advance,
             )
         return dataset, results, notes
@@ -365,6 +418,74 @@ class Command(BaseCommand):
             "scenarios": rows,
         }
 
+    def _retime_moved(
+        self, step: Step, baseline: dict, options: dict[str, Any]
+    ) -> dict[tuple[str, str, str], str]:
+        """Time again, in place, every pair with a p50 beyond the noise against the
+        baseline; return those first verdicts, which a change must repeat."""
+        pct = min(comparemod.THRESHOLD_PCT, options["fail_on_regression"] or 100)
+        doc = {"scenarios": [r.as_json() for r in step.results]}
+        first = comparemod.moved(doc, baseline, pct)
+        pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
+        for result in step.results:
+            if any(key[0::2] == (result.name, result.cache) for key in first):
+                pairs[(result.name, result.cache)].append(result)
+        if pairs:
+            self._say(
+                f"{len(first)} p50s moved beyond the noise against the baseline; "
+                f"timing those {len(pairs)} scenarios again before believing it."
+            )
+        for pair in pairs.values():
+            time_pair(self.client, pair, options["repeat"], self.clear)
+        return first
+
+    def _compare(
+        self,
+        doc: dict,
+        baseline: dict,
+        confirm: dict[tuple[str, str, str], str] | None,
+        options: dict[str, Any],
+    ) -> list[dict]:
+        """Print the changes against the baseline and add them to ``doc``; return
+        the regressions ``--fail-on-regression`` fails on."""
+        path, pct = options["compare"], options["fail_on_regression"]
+        changes = comparemod.compare(doc, baseline, confirm=confirm)
+        rows = comparemod.compared(doc, baseline)
+        differ = comparemod.warnings(doc, baseline)
+        found = comparemod.noise_of(doc, baseline)
+        drift = comparemod.drift_warning(found)
+        doc["compare"] = {
+            "baseline": path,
+            "changes": changes,
+            "rows": rows,
+            "warnings": differ,
+            "drift": round(found.drift, 3),
+            "drift_warning": drift,
+            "scatter": round(found.scatter, 3),
+            "threshold_pct": comparemod.THRESHOLD_PCT,
+            "floor_ms": comparemod.FLOOR_MS,
+        }
+        if differ:
+            self._print_lines(
+                [
+                    (
+                        "yellow",
+                        f"The runs differ ({'; '.join(differ)}): query counts compare, "
+                        "timings hardly do.",
+                    )
+                ]
+            )
+        if drift:
+            self._print_lines([("yellow", drift)])
+        if any("metric" in change for change in changes):
+            self._print(comparemod.table(changes, f"against {path}"))
+        self._print_lines([("dim", line) for line in comparemod.membership(changes)])
+        summary = comparemod.summary(changes, rows)
+        self._print_lines([("yellow" if changes else "green", summary)])
+        if pct is None:
+            return []
+        return comparemod.regressions(doc, baseline, pct, confirm)
+
     def _write(self, doc: dict, options: dict[str, Any]) -> None:
         if options["json"]:
             report.write_json(options["json"], doc)
@@ -372,17 +493,31 @@ class Command(BaseCommand):
         if options["html"]:
             write_html(options["html"], doc)
             self._say(f"Wrote {options['html']}")
+        if options["markdown"]:
+            write_markdown(options["markdown"], doc)
+            self._say(f"Wrote {options['markdown']}")
 
     def _enforce(
-        self, budgets: list[budgetmod.Budget], breaches: list[budgetmod.Breach]
+        self,
+        budgets: list[budgetmod.Budget],
+        breaches: list[budgetmod.Breach],
+        regressions: list[dict],
+        pct: float | None,
     ) -> None:
-        """Exit status 1 (CommandError) on any breach, each one also on stderr."""
-        if breaches:
-            for breach in breaches:
-                self.stderr.write(f"budget breach: {breach}")
+        """Exit status 1 (CommandError) on any budget breach or, with
+        --fail-on-regression, any regression; each one also on stderr."""
+        failures = [f"budget breach: {breach}" for breach in breaches] + [
+            f"regression: {r['name']} [tuned, {r['cache']}] {r['metric']} "
+            f"{r['before']} -> {r['after']}"
+            + (f" (beyond {pct:g}% and ±{r['band_ms']:g} ms)" if "band_ms" in r else "")
+            for r in regressions
+        ]
+        if failures:
+            for failure in failures:
+                self.stderr.write(failure)
             raise CommandError(
-                f"{len(breaches)} budget breach(es):\n"
-                + "\n".join(f"  {b}" for b in breaches)
+                f"{len(breaches)} budget breach(es), {len(regressions)} "
+                "regression(s):\n" + "\n".join(f"  {f}" for f in failures)
             )
         if budgets and self.verbosity:
             self.stdout.write(self.style.SUCCESS("All budgets met."))
