@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -293,43 +293,70 @@ def legend_lines(results: list[Result]) -> list[tuple[str, str]]:
     return lines
 
 
-def n_plus_one_lines(results: list[Result]) -> list[tuple[str, str]]:
-    """(style, text) per N+1 site, merged across scenarios and cache modes.
+@dataclass
+class SiteGroup:
+    """One N+1 site (a fingerprint from one place), merged across scenarios and
+    cache modes: what the terminal prints as one entry and the HTML as one card."""
 
-    Tuned sites (bugs) come first in red, naive ones (the baseline's known cost)
-    follow in yellow.
-    """
-    groups: dict[tuple, dict] = {}
-    for result in results:
-        for site in result.n_plus_one:
-            key = (result.variant, site["fingerprint"], site["site"], site["hint"])
-            group = groups.setdefault(key, {"names": [], "counts": [], "site": site})
-            if result.name not in group["names"]:
-                group["names"].append(result.name)
-            group["counts"].append(site["count"])
+    variant: str
+    names: list[str]
+    counts: list[int]
+    site: dict
+
+    @property
+    def times(self) -> str:
+        low, high = min(self.counts), max(self.counts)
+        return f"{low}x" if low == high else f"{low}-{high}x"
+
+    @property
+    def origin(self) -> str:
+        origin = self.site["site"] or "?"
+        if self.site.get("template"):
+            origin += f" (template {self.site['template']})"
+        return origin
+
+    @property
+    def sql(self) -> str:
+        return self.site.get("summary") or self.site["fingerprint"]
+
+    @property
+    def hint(self) -> str:
+        return self.site["hint"] or "no hint (not a relation lookup)"
+
+
+def n_plus_one_groups(
+    rows: Iterable[tuple[str, str, Iterable[dict]]],
+) -> list[SiteGroup]:
+    """Sites of ``(name, variant, n_plus_one)`` rows, merged: tuned ones (bugs)
+    first, then naive ones (the baseline's known cost), by first scenario name."""
+    groups: dict[tuple, SiteGroup] = {}
+    for name, variant, sites in rows:
+        for site in sites:
+            key = (variant, site["fingerprint"], site["site"], site["hint"])
+            group = groups.setdefault(key, SiteGroup(variant, [], [], site))
+            if name not in group.names:
+                group.names.append(name)
+            group.counts.append(site["count"])
+    return sorted(groups.values(), key=lambda g: (g.variant != "tuned", g.names[0]))
+
+
+def n_plus_one_lines(results: list[Result]) -> list[tuple[str, str]]:
+    """(style, text) per N+1 site (``n_plus_one_groups``): red when tuned, yellow
+    when naive."""
     lines: list[tuple[str, str]] = []
-    for (variant, _, _, _), group in sorted(
-        groups.items(), key=lambda item: (item[0][0] != "tuned", item[1]["names"][0])
-    ):
-        site = group["site"]
-        low, high = min(group["counts"]), max(group["counts"])
-        times = f"{low}x" if low == high else f"{low}-{high}x"
-        names = group["names"]
+    for group in n_plus_one_groups((r.name, r.variant, r.n_plus_one) for r in results):
+        names = group.names
         where = ", ".join(names[:4]) + (
             f" +{len(names) - 4} more" if len(names) > 4 else ""
         )
-        origin = site["site"] or "?"
-        if site.get("template"):
-            origin += f" (template {site['template']})"
-        sql = site.get("summary") or site["fingerprint"]
-        sql = sql if len(sql) <= 150 else sql[:147] + "..."
+        sql = group.sql if len(group.sql) <= 150 else group.sql[:147] + "..."
         lines.append(
             (
-                "bold red" if variant == "tuned" else "yellow",
-                f"[{variant}] {times} per request in {where}\n"
+                "bold red" if group.variant == "tuned" else "yellow",
+                f"[{group.variant}] {group.times} per request in {where}\n"
                 f"    {sql}\n"
-                f"    from {origin}\n"
-                f"    fix: {site['hint'] or 'no hint (not a relation lookup)'}",
+                f"    from {group.origin}\n"
+                f"    fix: {group.hint}",
             )
         )
     return lines
