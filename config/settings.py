@@ -286,9 +286,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    },
+    # WhiteNoise's hashed + gzip + Brotli files, made in seconds instead of 40.
+    "staticfiles": {"BACKEND": "core.storage.StaticStorage"},
 }
 
 LOGIN_URL = "admin:login"

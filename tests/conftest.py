@@ -49,8 +49,9 @@ def _clear_caches(request):
 def _plain_static_storage(settings):
     """Tests run without collectstatic, so {% static %} must not need the manifest.
 
-    Production keeps CompressedManifestStaticFilesStorage; tests/books/test_views.py
-    runs collectstatic with it into a temporary STATIC_ROOT.
+    Production keeps core.storage.StaticStorage (WhiteNoise's compressed manifest);
+    tests/books/test_views.py and tests/core/test_storage.py run collectstatic with
+    it into a temporary STATIC_ROOT.
     """
     settings.STORAGES = {
         **settings.STORAGES,

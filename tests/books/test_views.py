@@ -363,9 +363,7 @@ def test_collectstatic_writes_hashed_and_precompressed_files(settings, tmp_path)
     settings.STATIC_ROOT = tmp_path
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        },
+        "staticfiles": {"BACKEND": "core.storage.StaticStorage"},
     }
     # Only the project's own files: the apps' bundles would just make this slow.
     settings.STATICFILES_FINDERS = [
