@@ -53,7 +53,7 @@ class CachedPageMixin:
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
-        context.update(freshness.fragment_context())
+        context.update(freshness.fragment_context(self.request))  # type: ignore[attr-defined]
         # Lazy: the sidebar fragment evaluates it only on a fragment miss.
         context["genres"] = Genre.objects.order_by("name")
         context["list_url"] = reverse("books:book-list")  # once, not once per card

@@ -80,6 +80,29 @@ if DEBUG:
         "debug_toolbar.middleware.DebugToolbarMiddleware",
     )
     INTERNAL_IPS = ["127.0.0.1"]
+    # Collapsed: the page is what you came to see. The toolbar's own panels (8.0's
+    # defaults) plus one that says whether the page came from the response cache,
+    # and links to ?nocache=1, which bypasses it under DEBUG (books.cache.bypass).
+    DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
+    DEBUG_TOOLBAR_PANELS = [
+        "debug_toolbar.panels.history.HistoryPanel",
+        "debug_toolbar.panels.versions.VersionsPanel",
+        "debug_toolbar.panels.timer.TimerPanel",
+        "core.toolbar.ResponseCachePanel",
+        "debug_toolbar.panels.settings.SettingsPanel",
+        "debug_toolbar.panels.headers.HeadersPanel",
+        "debug_toolbar.panels.request.RequestPanel",
+        "debug_toolbar.panels.sql.SQLPanel",
+        "debug_toolbar.panels.staticfiles.StaticFilesPanel",
+        "debug_toolbar.panels.templates.TemplatesPanel",
+        "debug_toolbar.panels.alerts.AlertsPanel",
+        "debug_toolbar.panels.cache.CachePanel",
+        "debug_toolbar.panels.signals.SignalsPanel",
+        "debug_toolbar.panels.tasks.TasksPanel",
+        "debug_toolbar.panels.community.CommunityPanel",
+        "debug_toolbar.panels.redirects.RedirectsPanel",
+        "debug_toolbar.panels.profiling.ProfilingPanel",
+    ]
 
 ROOT_URLCONF = "config.urls"
 

@@ -4,6 +4,7 @@ An entry is the rendered body plus content headers and the generation it was bui
 at, stored under a key without a version: one MGET of the generation and the entry
 answers a hit. An entry of an older generation is a miss and is overwritten. Only 200s
 are stored; the ETag derives from the key and the generation, so a write changes it.
+Under DEBUG, ``?nocache=1`` renders without the cache (``books.cache.bypass``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils.cache import (
 )
 
 from books.cache import breaker, locks
+from books.cache.bypass import bypassed
 from books.cache.freshness import read_with_generation
 from books.cache.keys import RESPONSE_TTL, response_key
 from core.timing import timed
@@ -91,6 +93,11 @@ def cached_response(
     compared, ``*`` included) is a 304 only where a 200 would have been served; with
     the cache unreachable there is no ETag (nothing could say when it went stale).
     """
+    if bypassed(request):  # ?nocache=1 under DEBUG: run everything, store nothing
+        response = render()
+        patch_vary_headers(response, ("Authorization",))
+        response["X-Cache"] = "BYPASS"
+        return response
     key = response_key(request, namespace=namespace, variant=variant, params=params)
     generation, entry = read_with_generation(key)
     hit = entry is not None and entry.get("gen") == generation
