@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 SEED_BOOKS ?= 2000
 HOST ?= 127.0.0.1
 PORT ?= 8000
+BENCH_REPORT ?= bench-report.html
+export BENCH_REPORT
 
 .PHONY: run test lint format bench seed serve migrations-check collectstatic worker clean
 
@@ -50,10 +52,11 @@ $(STATIC_MANIFEST): $(STAMP) core/storage.py $(shell find static -type f 2>/dev/
 
 # The repo's budgets apply; BENCH_ARGS adds options, e.g.
 # BENCH_ARGS="--json bench-local.json --explain" or "--scenario 'api.books.*'".
+# The HTML report goes to BENCH_REPORT, which /bench/ serves under DEBUG (make run).
 bench: $(STATIC_MANIFEST)
 	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py migrate --no-input
 	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py seed --books $(SEED_BOOKS) --if-empty
-	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py bench --budget config/budgets.toml $(BENCH_ARGS)
+	DEBUG=false SECRET_KEY=$${SECRET_KEY:-bench-only} $(PY) manage.py bench --budget config/budgets.toml --html $(BENCH_REPORT) $(BENCH_ARGS)
 
 # Production-like, locally: DEBUG off, hashed + compressed static files, gunicorn
 # (config/gunicorn.py). The key below is for this machine only; deployments set their own.

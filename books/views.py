@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.exceptions import BadRequest, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -140,6 +141,7 @@ class BookListView(CachedPageMixin, ListView):
         context = super().get_context_data(**kwargs)
         context["genre_slug"] = self.filters.genre or ""
         context["stats"] = cached_catalogue_stats()
+        context["show_bench_report"] = settings.DEBUG  # /bench/ answers under DEBUG
         return context
 
 

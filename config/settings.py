@@ -408,6 +408,8 @@ SPECTACULAR_SETTINGS = {
 
 # The budgets both `manage.py bench --budget` and the query-count tests read.
 BENCH_BUDGETS = BASE_DIR / "config" / "budgets.toml"
+# The HTML report `make bench` writes and, under DEBUG only, /bench/ serves.
+BENCH_REPORT = BASE_DIR / env("BENCH_REPORT", default="bench-report.html")
 
 # --- Logging --------------------------------------------------------------------------
 
