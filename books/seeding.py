@@ -408,6 +408,11 @@ ROW_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 ISBN_STRIDE = 7_919_317  # coprime with 10**9: distinct ids map to distinct ISBNs
 
 
+def with_article(country: str) -> str:
+    """"the United States", "Norway": a country as a sentence names it."""
+    return f"the {country}" if country in COUNTRIES_WITH_THE else country
+
+
 def birthday(born: date, age: int) -> date:
     """The day ``born`` turns ``age`` (28 February for a 29 February birthday)."""
     try:
@@ -489,7 +494,7 @@ class Generator:
         """Three or four sentences about the author: origin, career, subject."""
         rng = self.rng
         origins = BIO_ORIGINS if born else BIO_ORIGINS_UNDATED
-        place = f"the {country}" if country in COUNTRIES_WITH_THE else country
+        place = with_article(country)
         origin = rng.choice(origins).format(
             name=name, year=born.year if born else "", country=place
         )
@@ -531,7 +536,7 @@ class Generator:
                 adj=rng.choice(ADJECTIVES),
                 noun=rng.choice(NOUNS),
                 noun2=rng.choice(NOUNS),
-                place=rng.choice(COUNTRIES),
+                place=with_article(rng.choice(COUNTRIES)),
             )
             first_day, days = windows[author_id]
             published = date.fromordinal(first_day + rng.randrange(days))
