@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite."""
 
+from importlib import import_module
+
 import pytest
 from django.core.cache import caches
 from django.db import connection
@@ -59,6 +61,15 @@ def _plain_static_storage(settings):
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
+
+
+@pytest.fixture
+def debug(settings):
+    """DEBUG on for one test, once the URLconf is loaded: imported under DEBUG,
+    config/urls.py would mount the debug toolbar, which tests never install."""
+    import_module(settings.ROOT_URLCONF)
+    settings.DEBUG = True
+    return settings
 
 
 @pytest.fixture

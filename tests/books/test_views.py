@@ -391,8 +391,7 @@ def test_home_page_points_to_the_comparison_and_the_docs(client, book_factory):
     assert "/bench/" not in html  # the report is served under DEBUG only
 
 
-def test_under_debug_the_banner_links_the_bench_report(client, settings, book_factory):
-    settings.DEBUG = True
+def test_under_debug_the_banner_links_the_bench_report(client, debug, book_factory):
     book_factory(1)
 
     assert 'href="/bench/"' in client.get("/").content.decode()

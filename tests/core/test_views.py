@@ -30,10 +30,9 @@ def test_the_bench_report_is_not_served_without_debug(client, settings, tmp_path
     assert client.get("/bench/").status_code == 404
 
 
-def test_under_debug_the_bench_report_is_served(client, settings, tmp_path):
-    settings.DEBUG = True
-    settings.BENCH_REPORT = tmp_path / "bench-report.html"
-    settings.BENCH_REPORT.write_text("<h1>bench</h1>")
+def test_under_debug_the_bench_report_is_served(client, debug, tmp_path):
+    debug.BENCH_REPORT = tmp_path / "bench-report.html"
+    debug.BENCH_REPORT.write_text("<h1>bench</h1>")
 
     response = client.get("/bench/")
 
@@ -43,9 +42,8 @@ def test_under_debug_the_bench_report_is_served(client, settings, tmp_path):
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_under_debug_a_missing_report_says_how_to_make_it(client, settings, tmp_path):
-    settings.DEBUG = True
-    settings.BENCH_REPORT = tmp_path / "none.html"
+def test_under_debug_a_missing_report_says_how_to_make_it(client, debug, tmp_path):
+    debug.BENCH_REPORT = tmp_path / "none.html"
 
     response = client.get("/bench/")
 

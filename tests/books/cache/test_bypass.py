@@ -25,8 +25,7 @@ def warm(client, book_factory):
         assert (response["X-Cache"], queries) == ("HIT", 0)
 
 
-def test_under_debug_nocache_runs_every_query_of_the_page(client, settings, warm):
-    settings.DEBUG = True
+def test_under_debug_nocache_runs_every_query_of_the_page(client, debug, warm):
 
     first, queries = _get(client, "/?nocache=1")
     again, queries_again = _get(client, "/?nocache=1")
@@ -39,8 +38,7 @@ def test_under_debug_nocache_runs_every_query_of_the_page(client, settings, warm
     assert _get(client, "/")[0]["X-Cache"] == "HIT"  # the cached page is untouched
 
 
-def test_under_debug_nocache_bypasses_the_api_cache_too(client, settings, warm):
-    settings.DEBUG = True
+def test_under_debug_nocache_bypasses_the_api_cache_too(client, debug, warm):
 
     response, queries = _get(client, "/api/books/?nocache=1")
 
