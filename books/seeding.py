@@ -409,7 +409,7 @@ ISBN_STRIDE = 7_919_317  # coprime with 10**9: distinct ids map to distinct ISBN
 
 
 def with_article(country: str) -> str:
-    """"the United States", "Norway": a country as a sentence names it."""
+    """ "the United States", "Norway": a country as a sentence names it."""
     return f"the {country}" if country in COUNTRIES_WITH_THE else country
 
 
