@@ -102,6 +102,12 @@ class Column:
     justify: Literal["left", "right"] = "right"
     drop: int = 0  # 0: always shown; 1 goes first, then 2, ...
 
+    @property
+    def name(self) -> str:
+        """The header on one line, without its tuned/naive note: "p95 ms"."""
+        one_line = self.header.replace("\n", " ")
+        return one_line.replace(" tuned/naive", "").replace(" tuned", "")
+
 
 KEEP = 0
 # The results table, left to right. Below the full width, the highest-numbered
@@ -122,16 +128,23 @@ COLUMNS = {
     "kb": Column("KB\n(gzip)", drop=6),
 }
 DEFAULT_WIDTH = 200  # a console that is not a terminal and has no COLUMNS: a log
+# How to read the table: always, then per column when that column is shown.
 LEGEND = (
     "tuned / naive side by side (naive in yellow, a budget breach in red); "
-    "~ = noisy (p95 > 2 x p50); speed-up = naive p50 / tuned p50. "
-    "similar = queries whose SQL another query of the request repeats with other "
-    "parameters, duplicate = same SQL and same parameters: the debug toolbar's terms, "
-    "every query of a repeated group counted (the JSON's duplicate_queries, which "
-    "budgets cap, counts only the repeats after the first of each SQL shape). "
-    "entry hits = cached entries found / looked for; state a cold cache keeps (a "
-    "published version) is not an entry, so a cold row reads 0/n."
+    "~ = noisy (p95 > 2 x p50); speed-up = naive p50 / tuned p50."
 )
+COLUMN_LEGENDS = {
+    "similar": (
+        "similar = queries whose SQL another query of the request repeats with other "
+        "parameters; duplicate = same SQL and same parameters. These are the debug "
+        "toolbar's terms: every query of a repeated group counts (the JSON's "
+        "duplicate_queries, which budgets cap, counts the repeats after the first)."
+    ),
+    "entry_hits": (
+        "entry hits = cached entries found / looked for; state a cold cache keeps "
+        "(a published version) is not an entry, so a cold row reads 0/n."
+    ),
+}
 DEBUG_WARNING = (
     "DEBUG is on: every query is logged, so timings include debug overhead. Run with "
     "DEBUG=false for honest numbers."
@@ -278,9 +291,30 @@ def build_table(
     return table
 
 
-def legend_lines(results: list[Result]) -> list[tuple[str, str]]:
-    """How to read the table, and a warning when timings are noisy."""
-    lines = [("dim", LEGEND)]
+def shown_columns(table: Table) -> list[str]:
+    """The keys of ``COLUMNS`` that ``table`` shows."""
+    headers = {str(column.header) for column in table.columns}
+    return [key for key, column in COLUMNS.items() if column.header in headers]
+
+
+def legend_lines(
+    results: list[Result], shown: Sequence[str] = tuple(COLUMNS)
+) -> list[tuple[str, str]]:
+    """How to read the table (the ``shown`` columns), what a narrow console hid,
+    and a warning when timings are noisy."""
+    text = " ".join(
+        [LEGEND]
+        + [
+            legend
+            for key, legend in COLUMN_LEGENDS.items()
+            if key in shown or (key == "similar" and "duplicate" in shown)
+        ]
+    )
+    lines = [("dim", text)]
+    hidden = [COLUMNS[key].name for key in COLUMNS if key not in shown]
+    if hidden:
+        note = f"Hidden to fit the console: {', '.join(hidden)} (--wide shows them)."
+        lines.append(("dim", note))
     noisy = [r for r in results if r.noisy]
     if noisy:
         lines.append(

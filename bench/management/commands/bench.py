@@ -544,7 +544,9 @@ class Command(BaseCommand):
             needed = report.natural_width(self.console, table)
             self.console.width = max(self.console.width, needed)
         self.console.print(table)
-        self._print_lines(report.legend_lines(step.results))
+        self._print_lines(
+            report.legend_lines(step.results, report.shown_columns(table))
+        )
         self._print_n_plus_one(step.results)
         errors = {(r.name, r.variant): r.error for r in step.results if r.error}
         self._print_lines(
