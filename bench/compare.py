@@ -38,6 +38,14 @@ EXACT = (
     "similar_queries",
     "exact_duplicates",
 )
+METRICS = {  # as the tables print them
+    "status": "status",
+    "queries": "queries",
+    "duplicate_queries": "repeated queries",
+    "similar_queries": "similar queries",
+    "exact_duplicates": "duplicate queries",
+    "p50_ms": "p50 ms",
+}
 THRESHOLD_PCT = 20.0
 FLOOR_MS = 0.5
 MIN_RUNS = 3
@@ -281,6 +289,12 @@ def _what(change: dict) -> str:
     return text + ")"
 
 
+def metric_name(change: dict) -> str:
+    """The changed metric in words ("p50 ms"); "" for an added or removed row."""
+    metric = change.get("metric", "")
+    return METRICS.get(metric, metric)
+
+
 def membership(changes: Iterable[dict]) -> list[str]:
     """ "added: a, b" and "removed: c": scenarios only one run has, by name."""
     lines = []
@@ -312,7 +326,7 @@ def table(changes: Iterable[dict], title: str) -> Table:
             change["name"],
             change["variant"],
             change["cache"],
-            change.get("metric", ""),
+            metric_name(change),
             str(change.get("before", "")),
             str(change.get("after", "")),
             Text(_what(change)),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.template.loader import render_to_string
 
+from bench.compare import metric_name
 from bench.report import (
     describe,
     kb,
@@ -472,7 +473,11 @@ def _compare(doc: dict) -> dict | None:
             *compared.get("warnings", []),
             *([compared["drift_warning"]] if compared.get("drift_warning") else []),
         ],
-        "rows": [c for c in compared["changes"] if "metric" in c],
+        "rows": [
+            {**change, "metric": metric_name(change)}
+            for change in compared["changes"]
+            if "metric" in change
+        ],
         "count": compared.get("rows"),
     }
 

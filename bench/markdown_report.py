@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.compare import membership
+from bench.compare import membership, metric_name
 from bench.report import DEBUG_WARNING, describe, kb, ms, paired, speedup
 
 HEADERS = (
@@ -90,7 +90,7 @@ def _compare(doc: dict) -> list[str]:
             f"`{c['name']}`",
             c["variant"],
             c["cache"],
-            c.get("metric", ""),
+            metric_name(c),
             str(c.get("before", "")),
             str(c.get("after", "")),
             c["change"],
