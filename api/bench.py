@@ -54,3 +54,10 @@ def perf_headers() -> dict[str, str]:
 
 
 PERF_HEADERS = perf_headers
+
+# bench --url stops at the first 429 and says how to start a server that never
+# throttles (config/settings.py, "Load tests").
+LOAD_TEST_HINT = (
+    "start it with LOAD_TEST=true (e.g. `LOAD_TEST=true make serve`), which lifts "
+    "every API throttle and is refused unless the server binds loopback only"
+)

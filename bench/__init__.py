@@ -39,6 +39,9 @@ on the tool. Every name is optional:
 ``RESEED = reseed``
     ``reseed(size)`` deletes the app's data and seeds ``size`` rows; ``--sizes``
     calls it at each size. Its docstring's first line is the warning bench prints.
+``LOAD_TEST_HINT = "start it with LOAD_TEST=true"``
+    How to start the server so that it throttles no one: ``bench --url`` stops at
+    the first 429 and prints this.
 
 ``PERF = {"raw": {"path": "/api/ladder/raw/books/", "floor": True}}``
     Targets for ``manage.py perf`` (wrk under a running server, interleaved rounds):

@@ -4,6 +4,7 @@ With wrk installed (``apt-get install wrk``) each scenario's path is loaded by w
 otherwise threads with one keep-alive connection each hammer it for a fixed time (a
 Python client on the server's own cores measures itself too: prefer wrk). Only
 loopback addresses are accepted: this measures a local gunicorn, not the internet.
+A 429 stops the run (``Throttled``): timing a throttle's refusals measures nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from bench import wrk
 from bench.runner import percentiles
 
 
+class Throttled(Exception):
+    """The server answered 429: it throttles this client, so nothing can be timed."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"HTTP 429 on {path}")
+        self.path = path
+
+
 @dataclass
 class LoadResult:
     name: str
@@ -27,7 +36,7 @@ class LoadResult:
     path: str
     requests: int = 0
     errors: int = 0
-    throttled: int = 0  # 429s: the server's per-client throttle, not a failure
+    throttled: int = 0  # 429s; any one stops the run (load() raises Throttled)
     seconds: float = 0.0
     samples: list[float] = field(default_factory=list)
     generator: str = "python"
@@ -81,8 +90,12 @@ def hammer(
     concurrency: int,
     duration: float,
 ) -> tuple[int, int, int, float, list[float]]:
-    """(requests, errors, throttled, seconds, latencies ms) for ``duration`` s."""
+    """(requests, errors, throttled, seconds, latencies ms) for ``duration`` s.
+
+    Every thread stops at the first 429 any of them gets.
+    """
     lock = threading.Lock()
+    stop = threading.Event()
     samples: list[float] = []
     counts = {"ok": 0, "errors": 0, "throttled": 0}
     headers = {"Accept-Encoding": "gzip", "Host": f"{host}:{port}"}
@@ -92,14 +105,16 @@ def hammer(
         conn = http.client.HTTPConnection(host, port, timeout=30)
         mine: list[float] = []
         errors = throttled = 0
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and not stop.is_set():
             started = time.perf_counter()
             try:
                 conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 failed = response.status >= 400
-                throttled += response.status == 429
+                if response.status == 429:
+                    throttled += 1
+                    stop.set()
             except (OSError, http.client.HTTPException):
                 failed = True
                 conn.close()
@@ -126,7 +141,10 @@ def hammer(
 
 
 def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[LoadResult]:
-    """Warm each path briefly, then measure it for ``duration`` seconds."""
+    """Warm each path briefly, then measure it for ``duration`` seconds.
+
+    Raises ``Throttled`` as soon as the server answers 429, warm-up included.
+    """
     host, port = check_loopback(url)
     prefix = urlsplit(url).path.rstrip("/")
     if wrk.available():
@@ -136,10 +154,14 @@ def load(url: str, scenarios, *, concurrency: int, duration: float) -> list[Load
     results = []
     for scenario in scenarios:
         path = prefix + scenario.path
-        hammer(host, port, path, concurrency=1, duration=min(0.3, duration / 4))
+        warm = hammer(host, port, path, concurrency=1, duration=min(0.3, duration / 4))
+        if warm[2]:
+            raise Throttled(path)
         requests, errors, throttled, seconds, samples = hammer(
             host, port, path, concurrency=concurrency, duration=duration
         )
+        if throttled:
+            raise Throttled(path)
         results.append(
             LoadResult(
                 scenario.name,

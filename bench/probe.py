@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -156,8 +156,36 @@ NOT_DATA = ("throttle_",)  # DRF's per-client request history
 
 @dataclass
 class CacheStats:
-    gets: int = 0
-    hits: int = 0
+    """Reads of one request, entries apart from state.
+
+    An entry is what a cold cache has lost (a response, a fragment). State is what a
+    cold cache still holds: whatever the declared CLEAR_CACHE put back, such as a
+    published catalogue version. Counting its reads as hits would show a cold
+    request at a 50% hit ratio. ``learn`` (a cold request) marks as state every key
+    found that this request did not write itself; ``state`` carries them to the
+    warm request of the same scenario.
+    """
+
+    gets: int = 0  # entry reads
+    hits: int = 0  # entry reads that found a value
+    state_reads: int = 0
+    state: set[str] = field(default_factory=set)
+    learn: bool = False
+    written: set[str] = field(default_factory=set)
+
+    def read(self, key: object, hit: bool) -> None:
+        key = str(key)
+        if key.startswith(NOT_DATA):
+            return
+        if key in self.state or (self.learn and hit and key not in self.written):
+            self.state.add(key)
+            self.state_reads += 1
+            return
+        self.gets += 1
+        self.hits += hit
+
+    def wrote(self, *keys: object) -> None:
+        self.written.update(str(key) for key in keys)
 
 
 @contextmanager
@@ -166,13 +194,17 @@ def count_cache(stats: CacheStats) -> Iterator[CacheStats]:
 
     ``get_or_set`` is counted once (its inner ``get`` calls are not), and a hit is a
     value that is not the caller's default. Throttle counters are not cached data and
-    are left out.
+    are left out; state is counted apart (``CacheStats``).
     """
     with ExitStack() as stack:
         for alias in settings.CACHES:
             backend = caches[alias]
             stack.callback(_install(backend, stats))
         yield stats
+
+
+_READS = ("get", "get_many", "get_or_set")
+_WRITES = ("set", "add", "set_many")
 
 
 def _install(backend, stats: CacheStats):
@@ -182,36 +214,52 @@ def _install(backend, stats: CacheStats):
 
     def get(key, default=None, version=None, **kwargs):
         value = cls.get(backend, key, missing, version=version, **kwargs)
-        if not nested["depth"] and not str(key).startswith(NOT_DATA):
-            stats.gets += 1
-            stats.hits += value is not missing
+        if not nested["depth"]:
+            stats.read(key, value is not missing)
         return default if value is missing else value
 
     def get_many(keys, version=None, **kwargs):
         keys = list(keys)
-        found = cls.get_many(backend, keys, version=version, **kwargs)
-        stats.gets += len(keys)
-        stats.hits += len(found)
+        nested["depth"] += 1  # BaseCache.get_many calls get() once per key
+        try:
+            found = cls.get_many(backend, keys, version=version, **kwargs)
+        finally:
+            nested["depth"] -= 1
+        if not nested["depth"]:
+            for key in keys:
+                stats.read(key, key in found)
         return found
 
     def get_or_set(key, default, timeout=missing, version=None, **kwargs):
         if timeout is not missing:
             kwargs["timeout"] = timeout
         probe = cls.get(backend, key, missing, version=version)
-        stats.gets += 1
-        stats.hits += probe is not missing
+        stats.read(key, probe is not missing)
         if probe is not missing:
             return probe
+        stats.wrote(key)
         nested["depth"] += 1
         try:
             return cls.get_or_set(backend, key, default, version=version, **kwargs)
         finally:
             nested["depth"] -= 1
 
+    def writer(name: str):
+        method = getattr(cls, name)
+
+        def write(key_or_mapping, *args, **kwargs):
+            keys = key_or_mapping if name == "set_many" else [key_or_mapping]
+            stats.wrote(*keys)
+            return method(backend, key_or_mapping, *args, **kwargs)
+
+        return write
+
     backend.get, backend.get_many, backend.get_or_set = get, get_many, get_or_set
+    for name in _WRITES:
+        setattr(backend, name, writer(name))
 
     def uninstall() -> None:
-        for name in ("get", "get_many", "get_or_set"):
+        for name in _READS + _WRITES:
             backend.__dict__.pop(name, None)
 
     return uninstall

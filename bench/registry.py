@@ -21,7 +21,7 @@ from django.utils.module_loading import module_has_submodule
 
 MODULE = "bench"  # the submodule looked for in every app, like "admin"
 MERGED = ("NAMESPACES", "NAMES", "VARIANTS", "PICKS", "DATASET", "PERF")
-COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED", "PERF_HEADERS")
+COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED", "PERF_HEADERS", "LOAD_TEST_HINT")
 KNOWN = frozenset(MERGED + COLLECTED)
 
 
@@ -39,6 +39,7 @@ class Declarations:
     reseed: tuple[Callable[[int], None], ...] = ()
     perf: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> target
     perf_headers: tuple[Callable[[], dict[str, str]], ...] = ()
+    load_test_hints: tuple[str, ...] = ()  # how to start a server that never throttles
     sources: tuple[str, ...] = ()  # the modules read, for messages
 
     def untuned(self, local_name: str) -> tuple[str, bool]:
@@ -129,5 +130,6 @@ def declarations() -> Declarations:
         reseed=tuple(collected["RESEED"]),
         perf=merged["PERF"],
         perf_headers=tuple(collected["PERF_HEADERS"]),
+        load_test_hints=tuple(dict.fromkeys(collected["LOAD_TEST_HINT"])),
         sources=tuple(sources),
     )

@@ -1,15 +1,20 @@
-"""What bench prints and writes: Rich tables and lines, the JSON document, the diff
-against a baseline. (The HTML page is ``bench.html_report``.)"""
+"""What bench prints and writes: Rich tables and lines, and the JSON document. (The
+HTML page is ``bench.html_report``, the Markdown one ``bench.markdown_report``, the
+diff against a baseline ``bench.compare``.)"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -51,41 +56,96 @@ def pairs(results: list[Result]) -> list[tuple[str, str, Result | None, Result |
     return rows
 
 
-def _ms(value: float | None) -> str:
+def paired(rows: list[dict]) -> list[tuple[str, str, dict | None, dict | None]]:
+    """``pairs()`` for --json rows: (name, cache, tuned, naive), grouped by endpoint."""
+    index: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
+    order: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        names = order[row.get("group") or row.get("route") or row["name"]]
+        if row["name"] not in names:
+            names.append(row["name"])
+        index[(row["name"], row["cache"])][row["variant"]] = row
+    return [
+        (name, cache, found.get("tuned"), found.get("naive"))
+        for names in order.values()
+        for name in names
+        for cache in CACHE_MODES
+        if (found := index.get((name, cache)))
+    ]
+
+
+def speedup(naive: float | None, tuned: float | None) -> float | None:
+    """naive p50 / tuned p50, when both were timed."""
+    return naive / tuned if naive and tuned else None
+
+
+def ms(value: float | None) -> str:
+    """A latency as the tables print it: one decimal below 100 ms."""
     if value is None:
         return "-"
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def _ratio(naive: float | None, tuned: float | None) -> str:
-    if not naive or not tuned:
-        return "-"
-    return f"{naive / tuned:.1f}×"
+    ratio = speedup(naive, tuned)
+    return "-" if ratio is None else f"{ratio:.1f}×"
 
 
-def _kb(n: int) -> str:
+def kb(n: int) -> str:
     return f"{n / 1024:.1f}"
 
 
-# (header, justify) of the results table; the first column does not wrap.
-COLUMNS = (
-    ("scenario", "left"),
-    ("cache", "left"),
-    ("status", "right"),
-    ("queries\ntuned/naive", "right"),
-    ("dups\ntuned/naive", "right"),
-    ("db ms\ntuned", "right"),
-    ("p50 ms\ntuned/naive", "right"),
-    ("p95 ms\ntuned/naive", "right"),
-    ("p99 ms\ntuned", "right"),
-    ("speed-up\np50", "right"),
-    ("cache\nhits", "right"),
-    ("KB\n(gzip)", "right"),
-)
+@dataclass(frozen=True)
+class Column:
+    """A results-table column; ``drop`` orders what goes first on a narrow console."""
+
+    header: str
+    justify: Literal["left", "right"] = "right"
+    drop: int = 0  # 0: always shown; 1 goes first, then 2, ...
+
+    @property
+    def name(self) -> str:
+        """The header on one line, without its tuned/naive note: "p95 ms"."""
+        one_line = self.header.replace("\n", " ")
+        return one_line.replace(" tuned/naive", "").replace(" tuned", "")
+
+
+KEEP = 0
+# The results table, left to right. Below the full width, the highest-numbered
+# columns stay longest; names, queries, p50 and the speed-up always show, whole.
+COLUMNS = {
+    "scenario": Column("scenario", "left"),
+    "cache": Column("cache", "left"),
+    "status": Column("status", drop=3),  # kept whenever a status is not 200
+    "queries": Column("queries\ntuned/naive"),
+    "similar": Column("similar\ntuned/naive", drop=8),
+    "duplicate": Column("duplicate\ntuned/naive", drop=4),
+    "db_ms": Column("db ms\ntuned", drop=2),
+    "p50": Column("p50 ms\ntuned/naive"),
+    "p95": Column("p95 ms\ntuned/naive", drop=7),
+    "p99": Column("p99 ms\ntuned", drop=1),
+    "speedup": Column("speed-up\np50"),
+    "entry_hits": Column("entry\nhits", drop=5),
+    "kb": Column("KB\n(gzip)", drop=6),
+}
+DEFAULT_WIDTH = 200  # a console that is not a terminal and has no COLUMNS: a log
+# How to read the table: always, then per column when that column is shown.
 LEGEND = (
-    "queries/dups: tuned / naive (naive in yellow, budget breach in red). "
-    "~ = noisy (p95 > 2 x p50). speed-up = naive p50 / tuned p50."
+    "tuned / naive side by side (naive in yellow, a budget breach in red); "
+    "~ = noisy (p95 > 2 x p50); speed-up = naive p50 / tuned p50."
 )
+COLUMN_LEGENDS = {
+    "similar": (
+        "similar = queries whose SQL another query of the request repeats with other "
+        "parameters; duplicate = same SQL and same parameters. These are the debug "
+        "toolbar's terms: every query of a repeated group counts (the JSON's "
+        "duplicate_queries, which budgets cap, counts the repeats after the first)."
+    ),
+    "entry_hits": (
+        "entry hits = cached entries found / looked for; state a cold cache keeps "
+        "(a published version) is not an entry, so a cold row reads 0/n."
+    ),
+}
 DEBUG_WARNING = (
     "DEBUG is on: every query is logged, so timings include debug overhead. Run with "
     "DEBUG=false for honest numbers."
@@ -129,56 +189,133 @@ def _status(tuned: Result | None, naive: Result | None) -> Text:
     return Text(str(both[0].status))
 
 
-def _row(
+def _entry_hits(result: Result) -> str:
+    return f"{result.cache_hits}/{result.cache_gets}" if result.cache_gets else "-"
+
+
+def _cells(
     name: str,
     cache: str,
     tuned: Result | None,
     naive: Result | None,
     breached: Breached,
-) -> list[str | Text]:
-    """One results-table row: a scenario and cache mode, tuned beside naive."""
+) -> dict[str, str | Text]:
+    """One results-table row, every column: a scenario and cache mode, tuned beside
+    naive."""
     base = tuned or naive
-    dups = _pair(
-        tuned, naive, "duplicate_queries", breached, lambda r: str(r.duplicate_queries)
+    assert base is not None
+    # The budgets' max_duplicates caps duplicate_queries: its breach shows as similar.
+    similar = _pair(
+        tuned, naive, "duplicate_queries", breached, lambda r: str(r.similar_queries)
     )
     if tuned and tuned.n_plus_one:
-        dups.stylize("bold red", 0, len(str(tuned.duplicate_queries)))
-    return [
-        name,
-        cache,
-        _status(tuned, naive),
-        _pair(tuned, naive, "queries", breached, lambda r: str(r.queries)),
-        dups,
-        f"{tuned.db_ms:.1f}" if tuned else "-",
-        _pair(tuned, naive, "p50_ms", breached, lambda r: _ms(r.p50_ms), noise=True),
-        _pair(tuned, naive, "p95_ms", breached, lambda r: _ms(r.p95_ms)),
-        _ms(tuned.p99_ms) if tuned else "-",
-        _ratio(naive and naive.p50_ms, tuned and tuned.p50_ms),
-        "-" if base.hit_ratio is None else f"{base.hit_ratio:.0%}",
-        f"{_kb(base.bytes)} ({_kb(base.gzip_bytes)})",
-    ]
+        similar.stylize("bold red", 0, len(str(tuned.similar_queries)))
+    return {
+        "scenario": name,
+        "cache": cache,
+        "status": _status(tuned, naive),
+        "queries": _pair(tuned, naive, "queries", breached, lambda r: str(r.queries)),
+        "similar": similar,
+        "duplicate": _pair(
+            tuned,
+            naive,
+            "exact_duplicates",
+            breached,
+            lambda r: str(r.exact_duplicates),
+        ),
+        "db_ms": f"{tuned.db_ms:.1f}" if tuned else "-",
+        "p50": _pair(
+            tuned, naive, "p50_ms", breached, lambda r: ms(r.p50_ms), noise=True
+        ),
+        "p95": _pair(tuned, naive, "p95_ms", breached, lambda r: ms(r.p95_ms)),
+        "p99": ms(tuned.p99_ms) if tuned else "-",
+        "speedup": _ratio(naive and naive.p50_ms, tuned and tuned.p50_ms),
+        "entry_hits": _entry_hits(base),
+        "kb": f"{kb(base.bytes)} ({kb(base.gzip_bytes)})",
+    }
 
 
-def build_table(results: list[Result], breaches: list[Breach], title: str) -> Table:
-    """Tuned and naive side by side, one row per scenario and cache mode, a section
-    per endpoint."""
-    breached = {(b.name, b.variant, b.cache, b.metric) for b in breaches}
+def _table(
+    rows: list[dict[str, str | Text]],
+    groups: list[str],
+    columns: list[str],
+    title: str,
+) -> Table:
     table = Table(title=title, header_style="bold", title_justify="left")
-    for i, (header, justify) in enumerate(COLUMNS):
-        table.add_column(header, justify=justify, no_wrap=i == 0)
-    last_group = None
-    for name, cache, tuned, naive in pairs(results):
-        group = _group(tuned or naive)
-        if last_group is not None and group != last_group:
+    for key in columns:
+        column = COLUMNS[key]
+        table.add_column(column.header, justify=column.justify, no_wrap=True)
+    for i, (row, group) in enumerate(zip(rows, groups, strict=True)):
+        if i and group != groups[i - 1]:
             table.add_section()
-        last_group = group
-        table.add_row(*_row(name, cache, tuned, naive, breached))
+        table.add_row(*(row[key] for key in columns))
     return table
 
 
-def legend_lines(results: list[Result]) -> list[tuple[str, str]]:
-    """How to read the table, and a warning when timings are noisy."""
-    lines = [("dim", LEGEND)]
+def natural_width(console: Console, table: Table) -> int:
+    """The width ``table`` needs to show every cell whole."""
+    options = console.options.update_width(10_000)
+    return Measurement.get(console, options, table).maximum
+
+
+def build_table(
+    results: list[Result],
+    breaches: list[Breach],
+    title: str,
+    *,
+    console: Console | None = None,
+    wide: bool = True,
+) -> Table:
+    """Tuned and naive side by side, one row per scenario and cache mode, a section
+    per endpoint.
+
+    Unless ``wide``, columns are dropped, least important first (``Column.drop``),
+    until the table fits ``console``: rich would otherwise squeeze every column and
+    cut names and numbers to "…". The status stays while any status is not 200.
+    """
+    breached = {(b.name, b.variant, b.cache, b.metric) for b in breaches}
+    found = pairs(results)
+    rows = [_cells(name, cache, t, n, breached) for name, cache, t, n in found]
+    groups = [_group(t or n) for _, _, t, n in found]  # type: ignore[arg-type]
+    columns = list(COLUMNS)
+    table = _table(rows, groups, columns, title)
+    if wide or console is None:
+        return table
+    errors = any(r.status != 200 for r in results)
+    droppable = sorted(
+        (c for c in columns if COLUMNS[c].drop and not (c == "status" and errors)),
+        key=lambda c: COLUMNS[c].drop,
+    )
+    while droppable and natural_width(console, table) > console.width:
+        columns.remove(droppable.pop(0))
+        table = _table(rows, groups, columns, title)
+    return table
+
+
+def shown_columns(table: Table) -> list[str]:
+    """The keys of ``COLUMNS`` that ``table`` shows."""
+    headers = {str(column.header) for column in table.columns}
+    return [key for key, column in COLUMNS.items() if column.header in headers]
+
+
+def legend_lines(
+    results: list[Result], shown: Sequence[str] = tuple(COLUMNS)
+) -> list[tuple[str, str]]:
+    """How to read the table (the ``shown`` columns), what a narrow console hid,
+    and a warning when timings are noisy."""
+    text = " ".join(
+        [LEGEND]
+        + [
+            legend
+            for key, legend in COLUMN_LEGENDS.items()
+            if key in shown or (key == "similar" and "duplicate" in shown)
+        ]
+    )
+    lines = [("dim", text)]
+    hidden = [COLUMNS[key].name for key in COLUMNS if key not in shown]
+    if hidden:
+        note = f"Hidden to fit the console: {', '.join(hidden)} (--wide shows them)."
+        lines.append(("dim", note))
     noisy = [r for r in results if r.noisy]
     if noisy:
         lines.append(
@@ -226,43 +363,70 @@ def database_lines(
     return lines
 
 
-def n_plus_one_lines(results: list[Result]) -> list[tuple[str, str]]:
-    """(style, text) per N+1 site, merged across scenarios and cache modes.
+@dataclass
+class SiteGroup:
+    """One N+1 site (a fingerprint from one place), merged across scenarios and
+    cache modes: what the terminal prints as one entry and the HTML as one card."""
 
-    Tuned sites (bugs) come first in red, naive ones (the baseline's known cost)
-    follow in yellow.
-    """
-    groups: dict[tuple, dict] = {}
-    for result in results:
-        for site in result.n_plus_one:
-            key = (result.variant, site["fingerprint"], site["site"], site["hint"])
-            group = groups.setdefault(key, {"names": [], "counts": [], "site": site})
-            if result.name not in group["names"]:
-                group["names"].append(result.name)
-            group["counts"].append(site["count"])
+    variant: str
+    names: list[str]
+    counts: list[int]
+    site: dict
+
+    @property
+    def times(self) -> str:
+        low, high = min(self.counts), max(self.counts)
+        return f"{low}x" if low == high else f"{low}-{high}x"
+
+    @property
+    def origin(self) -> str:
+        origin = self.site["site"] or "?"
+        if self.site.get("template"):
+            origin += f" (template {self.site['template']})"
+        return origin
+
+    @property
+    def sql(self) -> str:
+        return self.site.get("summary") or self.site["fingerprint"]
+
+    @property
+    def hint(self) -> str:
+        return self.site["hint"] or "no hint (not a relation lookup)"
+
+
+def n_plus_one_groups(
+    rows: Iterable[tuple[str, str, Iterable[dict]]],
+) -> list[SiteGroup]:
+    """Sites of ``(name, variant, n_plus_one)`` rows, merged: tuned ones (bugs)
+    first, then naive ones (the baseline's known cost), by first scenario name."""
+    groups: dict[tuple, SiteGroup] = {}
+    for name, variant, sites in rows:
+        for site in sites:
+            key = (variant, site["fingerprint"], site["site"], site["hint"])
+            group = groups.setdefault(key, SiteGroup(variant, [], [], site))
+            if name not in group.names:
+                group.names.append(name)
+            group.counts.append(site["count"])
+    return sorted(groups.values(), key=lambda g: (g.variant != "tuned", g.names[0]))
+
+
+def n_plus_one_lines(results: list[Result]) -> list[tuple[str, str]]:
+    """(style, text) per N+1 site (``n_plus_one_groups``): red when tuned, yellow
+    when naive."""
     lines: list[tuple[str, str]] = []
-    for (variant, _, _, _), group in sorted(
-        groups.items(), key=lambda item: (item[0][0] != "tuned", item[1]["names"][0])
-    ):
-        site = group["site"]
-        low, high = min(group["counts"]), max(group["counts"])
-        times = f"{low}x" if low == high else f"{low}-{high}x"
-        names = group["names"]
+    for group in n_plus_one_groups((r.name, r.variant, r.n_plus_one) for r in results):
+        names = group.names
         where = ", ".join(names[:4]) + (
             f" +{len(names) - 4} more" if len(names) > 4 else ""
         )
-        origin = site["site"] or "?"
-        if site.get("template"):
-            origin += f" (template {site['template']})"
-        sql = site.get("summary") or site["fingerprint"]
-        sql = sql if len(sql) <= 150 else sql[:147] + "..."
+        sql = group.sql if len(group.sql) <= 150 else group.sql[:147] + "..."
         lines.append(
             (
-                "bold red" if variant == "tuned" else "yellow",
-                f"[{variant}] {times} per request in {where}\n"
+                "bold red" if group.variant == "tuned" else "yellow",
+                f"[{group.variant}] {group.times} per request in {where}\n"
                 f"    {sql}\n"
-                f"    from {origin}\n"
-                f"    fix: {site['hint'] or 'no hint (not a relation lookup)'}",
+                f"    from {group.origin}\n"
+                f"    fix: {group.hint}",
             )
         )
     return lines
@@ -299,73 +463,24 @@ def write_json(path: str, doc: dict) -> None:
     Path(path).write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
-def console_for(stream, width: int = 160) -> Console:
-    """A Rich console on the command's stdout; wide when it is not a terminal."""
+def console_width(stream) -> int | None:
+    """``COLUMNS`` when set, else the terminal's (None: rich asks it), else a log's."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return None if is_tty else DEFAULT_WIDTH
+
+
+def console_for(stream) -> Console:
+    """A Rich console on the command's stdout, as wide as ``console_width`` says."""
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     return Console(
         file=stream,
         force_terminal=None if is_tty else False,
-        width=None if is_tty else width,
+        width=console_width(stream),
         highlight=False,
     )
-
-
-def _changes(old: dict, new: dict, slower: float) -> list[dict]:
-    """One scenario's changes: counts that moved, a p50 beyond the ``slower`` ratio."""
-    changes = []
-    for metric in ("queries", "duplicate_queries"):
-        if new[metric] != old[metric]:
-            grew = new[metric] > old[metric]
-            changes.append({"change": "more" if grew else "fewer", "metric": metric})
-    if old.get("p50_ms") and new.get("p50_ms"):
-        ratio = new["p50_ms"] / old["p50_ms"]
-        if ratio > slower or ratio < 1 / slower:
-            change = "slower" if ratio > 1 else "faster"
-            changes.append({"change": change, "metric": "p50_ms"})
-    for change in changes:
-        change.update(before=old[change["metric"]], after=new[change["metric"]])
-    return changes
-
-
-def compare(doc: dict, baseline: dict, *, slower: float = 1.2) -> list[dict]:
-    """What changed against an earlier --json: query counts, duplicates, p50.
-
-    A query or duplicate count that grows is a regression whatever the machine; a
-    p50 more than ``slower`` times the baseline's is reported as slower (timings are
-    only comparable on the same machine and data).
-    """
-    before = {(r["name"], r["variant"], r["cache"]): r for r in baseline["scenarios"]}
-    after = {(r["name"], r["variant"], r["cache"]): r for r in doc["scenarios"]}
-    changes = []
-    for key in sorted(before.keys() | after.keys()):
-        old, new = before.get(key), after.get(key)
-        row = dict(zip(("name", "variant", "cache"), key, strict=True))
-        if old is None or new is None:
-            changes.append({**row, "change": "added" if old is None else "removed"})
-            continue
-        changes.extend({**row, **change} for change in _changes(old, new, slower))
-    return changes
-
-
-def compare_lines(changes: list[dict]) -> list[tuple[str, str]]:
-    """(style, text) per change against the baseline; a tuned regression is red."""
-    if not changes:
-        return [("green", "No change against the baseline.")]
-    lines = [("bold", "\nAgainst the baseline")]
-    for change in changes:
-        label = f"{change['name']} [{change['variant']}, {change['cache']}]"
-        if "metric" not in change:
-            lines.append(("dim", f"  {change['change']}: {label}"))
-            continue
-        bad = change["change"] in ("more", "slower") and change["variant"] == "tuned"
-        lines.append(
-            (
-                "red" if bad else "green",
-                f"  {change['change']}: {label} {change['metric']} "
-                f"{change['before']} -> {change['after']}",
-            )
-        )
-    return lines
 
 
 def sizes_table(steps: Sequence[Step]) -> Table:
@@ -382,7 +497,7 @@ def sizes_table(steps: Sequence[Step]) -> Table:
     keys = list(dict.fromkeys((r.name, r.variant) for r in steps[-1].results))
     for name, variant in keys:
         cells = [
-            f"{found.queries} / {_ms(found.p50_ms)}" if found else "-"
+            f"{found.queries} / {ms(found.p50_ms)}" if found else "-"
             for found in (by_key.get((name, variant)) for by_key in cold)
         ]
         style = "yellow" if variant == "naive" else None
@@ -445,8 +560,8 @@ def http_table(
             row["name"],
             row["variant"],
             f"{row['rps']:.0f}",
-            _ms(row["p50_ms"]),
-            _ms(row["p95_ms"]),
+            ms(row["p50_ms"]),
+            ms(row["p95_ms"]),
             f"{row['rps'] / naive_rps:.1f}×" if tuned and naive_rps else "",
             Text(str(row["errors"]), style="red" if row["errors"] else ""),
             str(queries.get((row["name"], row["variant"]), "-")),

@@ -49,7 +49,11 @@ class Result:
     cache: str
     status: int = 0
     queries: int = 0
+    # The contract's count: repeats beyond the first of each SQL fingerprint.
     duplicate_queries: int = 0
+    # The debug toolbar's counts, every query of a repeated group included:
+    # "similar" = same SQL, other parameters; "duplicate" = same SQL and parameters.
+    similar_queries: int = 0
     exact_duplicates: int = 0
     db_ms: float = 0.0
     p50_ms: float | None = None
@@ -59,8 +63,9 @@ class Result:
     noisy: bool = False
     bytes: int = 0
     gzip_bytes: int = 0
-    cache_gets: int = 0
+    cache_gets: int = 0  # reads of cached entries (not of state a cold cache keeps)
     cache_hits: int = 0
+    cache_state_reads: int = 0  # e.g. a published version: a hit even when cold
     x_cache: str | None = None
     error: str | None = None  # the exception behind a 5xx
     databases: dict[str, int] = field(default_factory=dict)  # alias -> queries
@@ -99,10 +104,13 @@ class Result:
             "noisy": self.noisy,
             "path": self.scenario.path,
             "route": self.scenario.route,
+            "group": self.scenario.group or self.scenario.route,
             "view": self.scenario.view,
+            "similar_queries": self.similar_queries,
             "exact_duplicates": self.exact_duplicates,
             "cache_gets": self.cache_gets,
             "cache_hits": self.cache_hits,
+            "cache_state_reads": self.cache_state_reads,
             "hit_ratio": self.hit_ratio,
             "x_cache": self.x_cache,
             "error": self.error,
@@ -186,12 +194,15 @@ def analyse(result: Result, queries: list[Query]) -> None:
     for query in queries:
         groups[sqlmod.fingerprint(query.sql)].append(query)
     by_size = sorted(groups.items(), key=lambda item: -len(item[1]))
+    similar = Counter(q.sql for q in queries)
     exact = Counter((q.sql, repr(q.params)) for q in queries)
     result.queries = len(queries)
     result.databases = dict(Counter(q.alias for q in queries))
     result.db_ms = sum(q.ms for q in queries)
     result.duplicate_queries = sum(len(g) - 1 for g in groups.values())
-    result.exact_duplicates = sum(n - 1 for n in exact.values())
+    # As django-debug-toolbar's SQL panel counts them: every member of a group of 2+.
+    result.similar_queries = sum(n for n in similar.values() if n > 1)
+    result.exact_duplicates = sum(n for n in exact.values() if n > 1)
     result.fingerprints = [
         {"fingerprint": fp, "count": len(g), "ms": round(sum(q.ms for q in g), 2)}
         for fp, g in by_size
@@ -212,15 +223,22 @@ def audit(
     modes: tuple[str, ...] = CACHE_MODES,
     clear: Callable[[], None] = clear_caches,
 ) -> list[Result]:
-    """One recorded request per cache mode: cold (``clear`` first), then warm."""
+    """One recorded request per cache mode: cold (``clear`` first), then warm.
+
+    The cold request also learns which keys are state rather than entries: a key it
+    finds although nothing was cached since the clear (the warm one reads it too).
+    """
     results = []
+    state: set[str] = set()
     for mode in modes:
         result = Result(scenario, mode)
         if mode == "cold":
             clear()
         elif "cold" not in modes:
-            fetch(client, scenario.path)  # prime: warm means a second request
-        stats = CacheStats()
+            clear()  # prime from cold: warm means a second request
+            with count_cache(CacheStats(state=state, learn=True)):
+                fetch(client, scenario.path)
+        stats = CacheStats(state=state, learn=mode == "cold")
         with record_queries() as queries, count_cache(stats):
             response, body, gzip_bytes = fetch(client, scenario.path)
         result.status = response.status_code
@@ -230,6 +248,7 @@ def audit(
         if exc_info:
             result.error = f"{exc_info[0].__name__}: {exc_info[1]}"
         result.cache_gets, result.cache_hits = stats.gets, stats.hits
+        result.cache_state_reads = stats.state_reads
         analyse(result, queries)
         results.append(result)
     return results

@@ -9,7 +9,7 @@ stream each batch into the database: PostgreSQL ``COPY`` (psycopg 3), or
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -182,6 +182,7 @@ COUNTRIES = [
     "Turkey",
     "Ukraine",
 ] + ["South Korea", "United Kingdom", "United States", "New Zealand"]
+COUNTRIES_WITH_THE = frozenset({"Netherlands", "United Kingdom", "United States"})
 PUBLISHER_WORDS = [
     "Harbor",
     "Lantern",
@@ -321,6 +322,66 @@ SENTENCES = (
     "The prose is spare and exact.",
     "Every chapter ends on a question.",
 )
+# Author bios: where they come from, what they did before, what they write about.
+BIO_ORIGINS = (
+    "{name} was born in {year} in {country}",
+    "Born in {country} in {year}, {name} grew up",
+    "{name}, born in {year}, grew up in {country}",
+)
+BIO_ORIGINS_UNDATED = (
+    "{name} grew up in {country}",
+    "{name} was raised in {country}",
+)
+BIO_PLACES = (
+    "by the sea",
+    "in a small mill town",
+    "above the family bookshop",
+    "in the capital",
+    "on a farm in the north",
+    "in a house full of newspapers",
+)
+BIO_CAREERS = (
+    "worked as a journalist for a decade before publishing a first book",
+    "taught secondary-school literature for twenty years",
+    "trained as a doctor and practised for years",
+    "spent years as a translator of poetry",
+    "was a merchant sailor, then a bookseller",
+    "studied history and worked in archives and museums",
+    "started out writing for radio and the stage",
+    "worked as a lawyer until the first novel sold",
+)
+BIO_THEMES = (
+    "family secrets",
+    "migration and return",
+    "small towns and the people who leave them",
+    "science and the people who do it",
+    "cities at night",
+    "friendship across a lifetime",
+    "the sea",
+    "work and money",
+    "memory and what it keeps",
+    "crime and its consequences",
+)
+BIO_CLOSINGS = (
+    "{surname} now lives in {city}.",
+    "{surname}'s books have been translated into {languages} languages.",
+    "{surname} divides the year between {city} and the coast.",
+    "{surname} also writes essays and reviews for newspapers.",
+)
+CITIES = (
+    "Lisbon",
+    "Oslo",
+    "Accra",
+    "Montreal",
+    "Osaka",
+    "Berlin",
+    "Buenos Aires",
+    "Dublin",
+    "Nairobi",
+    "Kraków",
+    "Melbourne",
+    "Edinburgh",
+)
 REVIEW_LINES = {
     1: ("Could not finish it.", "Tedious and overlong.", "Not for me at all."),
     2: (
@@ -335,13 +396,39 @@ REVIEW_LINES = {
 
 REVIEWS_PER_BOOK = 5  # the mean; per-book counts are skewed (many few, some many)
 BOOK_EPOCH = date(1925, 1, 1)
-BOOK_SPAN_DAYS = (date(2025, 12, 31) - BOOK_EPOCH).days
+BOOK_LAST = date(2025, 12, 31)
+BOOK_SPAN_DAYS = (BOOK_LAST - BOOK_EPOCH).days
+AUTHOR_BORN_FROM, AUTHOR_BORN_DAYS = date(1900, 1, 1), 36_500  # 1900 to 1999
+ADULT_AGE, LAST_AGE = 18, 90  # an author publishes between these birthdays
 REVIEW_EPOCH = datetime(2005, 1, 1, tzinfo=UTC)
 REVIEW_SPAN_SECONDS = int(
     (datetime(2026, 6, 1, tzinfo=UTC) - REVIEW_EPOCH).total_seconds()
 )
 ROW_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 ISBN_STRIDE = 7_919_317  # coprime with 10**9: distinct ids map to distinct ISBNs
+
+
+def with_article(country: str) -> str:
+    """ "the United States", "Norway": a country as a sentence names it."""
+    return f"the {country}" if country in COUNTRIES_WITH_THE else country
+
+
+def birthday(born: date, age: int) -> date:
+    """The day ``born`` turns ``age`` (28 February for a 29 February birthday)."""
+    try:
+        return born.replace(year=born.year + age)
+    except ValueError:
+        return born.replace(year=born.year + age, day=28)
+
+
+def publishing_window(born: date | None) -> tuple[int, int]:
+    """(first day, number of days) in which an author born on ``born`` publishes:
+    from their 18th birthday (or BOOK_EPOCH) to their 90th (or BOOK_LAST)."""
+    if born is None:
+        return BOOK_EPOCH.toordinal(), BOOK_SPAN_DAYS
+    first = max(BOOK_EPOCH, birthday(born, ADULT_AGE))
+    last = min(BOOK_LAST, birthday(born, LAST_AGE))
+    return first.toordinal(), max(1, (last - first).days)
 
 
 def isbn_for(book_id: int) -> str:
@@ -359,6 +446,7 @@ class Batch:
     reviews: list[tuple] = field(default_factory=list)
 
 
+SEEDED = (Author, Book, Book.genres.through, Review, Publisher, Genre)
 COLUMNS = {
     Book: (
         "id",
@@ -392,15 +480,41 @@ class Generator:
     def authors(self, first_id: int, count: int) -> Iterator[tuple]:
         rng = self.rng
         for author_id in range(first_id, first_id + count):
-            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+            first, surname = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             born = (
                 None
                 if rng.random() < 0.1
-                else date(1900, 1, 1) + timedelta(rng.randrange(36500))
+                else AUTHOR_BORN_FROM + timedelta(rng.randrange(AUTHOR_BORN_DAYS))
             )
             country = rng.choice(COUNTRIES)
-            bio = f"{name} was born in {country}. " + " ".join(rng.sample(SENTENCES, 2))
-            yield (author_id, name, bio, born, country)
+            bio = self.bio(f"{first} {surname}", surname, born, country)
+            yield (author_id, f"{first} {surname}", bio, born, country)
+
+    def bio(self, name: str, surname: str, born: date | None, country: str) -> str:
+        """Three or four sentences about the author: origin, career, subject."""
+        rng = self.rng
+        origins = BIO_ORIGINS if born else BIO_ORIGINS_UNDATED
+        place = with_article(country)
+        origin = rng.choice(origins).format(
+            name=name, year=born.year if born else "", country=place
+        )
+        theme = rng.choice(BIO_THEMES)
+        sentences = [
+            f"{origin} {rng.choice(BIO_PLACES)}."
+            if origin.endswith("grew up")
+            else f"{origin}.",
+            f"Before writing full time, {surname} {rng.choice(BIO_CAREERS)}.",
+            f"{surname}'s books keep returning to {theme}.",
+        ]
+        if rng.random() < 0.6:
+            sentences.append(
+                rng.choice(BIO_CLOSINGS).format(
+                    surname=surname,
+                    city=rng.choice(CITIES),
+                    languages=rng.randint(3, 30),
+                )
+            )
+        return " ".join(sentences)
 
     def batch(
         self,
@@ -410,7 +524,10 @@ class Generator:
         publisher_ids: Sequence[int],
         genre_ids: Sequence[int],
         next_review_id: int,
+        windows: Mapping[int, tuple[int, int]],
     ) -> Batch:
+        """Books (each published within its author's ``windows`` entry: first day
+        as an ordinal, number of days), their genre links and reviews."""
         rng = self.rng
         out = Batch()
         authors = rng.choices(author_ids, cum_weights=author_weights, k=len(book_ids))
@@ -419,9 +536,10 @@ class Generator:
                 adj=rng.choice(ADJECTIVES),
                 noun=rng.choice(NOUNS),
                 noun2=rng.choice(NOUNS),
-                place=rng.choice(COUNTRIES),
+                place=with_article(rng.choice(COUNTRIES)),
             )
-            published = BOOK_EPOCH + timedelta(rng.randrange(BOOK_SPAN_DAYS))
+            first_day, days = windows[author_id]
+            published = date.fromordinal(first_day + rng.randrange(days))
             publisher_id = None if rng.random() < 0.08 else rng.choice(publisher_ids)
             stamp = ROW_EPOCH + timedelta(seconds=book_id)
             out.books.append(
@@ -533,6 +651,7 @@ class SeedResult:
     books: int
     authors: int
     reviews: int
+    genre_links: int = 0
 
 
 def seed(
@@ -541,14 +660,18 @@ def seed(
     authors: int,
     seed: int,
     batch_size: int = 5000,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> SeedResult:
     """Add ``books`` books by ``authors`` new authors, with genres and reviews.
 
-    One transaction; publishers and genres are shared fixtures created once.
+    One transaction; publishers and genres are shared fixtures created once. Every
+    book is published between its author's 18th and 90th birthdays (any date from
+    1925 when the birth date is unknown). ``progress(table, rows)`` is called as
+    rows are written: "authors", "books", "genre links", "reviews".
     """
+    report = progress or (lambda table, rows: None)
     gen = Generator(seed)
-    reviews_written = 0
+    reviews_written = links_written = 0
     with transaction.atomic():
         for name, country in gen.publishers(40):
             Publisher.objects.get_or_create(name=name, defaults={"country": country})
@@ -561,7 +684,11 @@ def seed(
 
         first_author = _next_id(Author)
         author_rows = list(gen.authors(first_author, authors))
-        _write_rows(Author, ("id", "name", "bio", "born", "country"), author_rows)
+        windows = {row[0]: publishing_window(row[3]) for row in author_rows}
+        for start in range(0, len(author_rows), batch_size):
+            chunk = author_rows[start : start + batch_size]
+            _write_rows(Author, ("id", "name", "bio", "born", "country"), chunk)
+            report("authors", len(chunk))
         author_ids = [row[0] for row in author_rows]
         # Zipf-like weights: a few prolific authors, a long tail of one-book authors.
         weights, total = [], 0.0
@@ -576,24 +703,34 @@ def seed(
             size = min(batch_size, books - done)
             ids = range(first_book + done, first_book + done + size)
             batch = gen.batch(
-                ids, author_ids, weights, publisher_ids, genre_ids, next_review
+                ids, author_ids, weights, publisher_ids, genre_ids, next_review, windows
             )
             _write_rows(Book, COLUMNS[Book], batch.books)
+            report("books", len(batch.books))
             _write_rows(
                 Book.genres.through, COLUMNS[Book.genres.through], batch.book_genres
             )
+            report("genre links", len(batch.book_genres))
             _write_rows(Review, COLUMNS[Review], batch.reviews)
+            report("reviews", len(batch.reviews))
             next_review += len(batch.reviews)
             reviews_written += len(batch.reviews)
+            links_written += len(batch.book_genres)
             done += size
-            if progress:
-                progress(size)
         _reset_sequences([Author, Book, Review])
     # The triggers bumped the catalogue version in this transaction (COPY included);
     # publish it now rather than wait for the sync.
     transaction.on_commit(freshness.publish_current)
     if connection.vendor == "postgresql":
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in SEEDED)
         with connection.cursor() as cursor:
-            # Fresh statistics, or the planner guesses on the first queries.
-            cursor.execute("ANALYZE")
-    return SeedResult(books=books, authors=authors, reviews=reviews_written)
+            # Fresh statistics, or the planner guesses on the first queries. Only the
+            # tables written: a bare ANALYZE also walks every system catalogue, which
+            # can outlast the statement timeout on a busy server.
+            cursor.execute(f"ANALYZE {tables}")
+    return SeedResult(
+        books=books,
+        authors=authors,
+        reviews=reviews_written,
+        genre_links=links_written,
+    )

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.exceptions import BadRequest, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -59,7 +60,7 @@ class CachedPageMixin:
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
-        context.update(freshness.fragment_context())
+        context.update(freshness.fragment_context(self.request))  # type: ignore[attr-defined]
         # Lazy: the sidebar fragment evaluates it only on a fragment miss.
         context["genres"] = Genre.objects.order_by("name")
         context["list_url"] = reverse("books:book-list")  # once, not once per card
@@ -146,6 +147,7 @@ class BookListView(CachedPageMixin, ListView):
         context = super().get_context_data(**kwargs)
         context["genre_slug"] = self.filters.genre or ""
         context["stats"] = cached_catalogue_stats()
+        context["show_bench_report"] = settings.DEBUG  # /bench/ answers under DEBUG
         return context
 
 

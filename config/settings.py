@@ -7,6 +7,7 @@ with Django's native pool) and django-redis. See the README's table of variables
 
 import datetime
 import hashlib
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -91,6 +92,29 @@ if DEBUG:
         "debug_toolbar.middleware.DebugToolbarMiddleware",
     )
     INTERNAL_IPS = ["127.0.0.1"]
+    # Collapsed: the page is what you came to see. The toolbar's own panels (8.0's
+    # defaults) plus one that says whether the page came from the response cache,
+    # and links to ?nocache=1, which bypasses it under DEBUG (books.cache.bypass).
+    DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
+    DEBUG_TOOLBAR_PANELS = [
+        "debug_toolbar.panels.history.HistoryPanel",
+        "debug_toolbar.panels.versions.VersionsPanel",
+        "debug_toolbar.panels.timer.TimerPanel",
+        "core.toolbar.ResponseCachePanel",
+        "debug_toolbar.panels.settings.SettingsPanel",
+        "debug_toolbar.panels.headers.HeadersPanel",
+        "debug_toolbar.panels.request.RequestPanel",
+        "debug_toolbar.panels.sql.SQLPanel",
+        "debug_toolbar.panels.staticfiles.StaticFilesPanel",
+        "debug_toolbar.panels.templates.TemplatesPanel",
+        "debug_toolbar.panels.alerts.AlertsPanel",
+        "debug_toolbar.panels.cache.CachePanel",
+        "debug_toolbar.panels.signals.SignalsPanel",
+        "debug_toolbar.panels.tasks.TasksPanel",
+        "debug_toolbar.panels.community.CommunityPanel",
+        "debug_toolbar.panels.redirects.RedirectsPanel",
+        "debug_toolbar.panels.profiling.ProfilingPanel",
+    ]
 
 ROOT_URLCONF = "config.urls"
 
@@ -376,9 +400,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    },
+    # WhiteNoise's hashed + gzip + Brotli files, made in seconds instead of 40.
+    "staticfiles": {"BACKEND": "core.storage.StaticStorage"},
 }
 
 LOGIN_URL = "admin:login"
@@ -459,6 +482,44 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": NUM_PROXIES,
 }
 
+# --- Load tests -----------------------------------------------------------------------
+# LOAD_TEST=true lifts every DRF throttle (anon, user and any scoped rate) so that
+# `bench --url`, wrk or `make perf` measure the app, not a 429 from one client address.
+# Rates become None, not a huge number: DRF then skips the throttle, whereas a rate
+# like 10**9/min still keeps a per-address history in the cache that grows with every
+# request in the window. A server without throttles must not be reachable by others,
+# so the switch is refused unless DEBUG is on or the server binds loopback only.
+
+
+def _binds_loopback_only() -> bool:
+    """Whether the bind address is loopback, computed as config/gunicorn.py does."""
+    bind = env("GUNICORN_BIND", default="") or env("BIND", default="")
+    if not bind:
+        bind = f"{env('HOST', default='127.0.0.1')}:{env('PORT', default='8000')}"
+    if bind.startswith("unix:"):
+        return True  # a socket file: no network peer reaches it
+    host = bind.rpartition(":")[0] if ":" in bind else bind
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name or 0.0.0.0-style wildcard: not provably local
+
+
+LOAD_TEST = env.bool("LOAD_TEST", default=False)
+if LOAD_TEST:
+    if not (DEBUG or _binds_loopback_only()):
+        raise ImproperlyConfigured(
+            "LOAD_TEST=true turns every API throttle off, so it is refused unless the "
+            "server binds loopback only (HOST/BIND/GUNICORN_BIND 127.0.0.1 or ::1) "
+            "or DEBUG is on."
+        )
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = dict.fromkeys(
+        REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    )
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bookshelf API",
     "DESCRIPTION": "Books and authors, tuned and naive: a Django performance showcase.",
@@ -479,6 +540,8 @@ SPECTACULAR_SETTINGS = {
 
 # The budgets both `manage.py bench --budget` and the query-count tests read.
 BENCH_BUDGETS = BASE_DIR / "config" / "budgets.toml"
+# The HTML report `make bench` writes and, under DEBUG only, /bench/ serves.
+BENCH_REPORT = BASE_DIR / env("BENCH_REPORT", default="bench-report.html")
 
 # --- Logging --------------------------------------------------------------------------
 

@@ -2,6 +2,11 @@
 
 from django.urls import path
 
-from core.views import healthz
+from core.views import BenchReportView, FaviconView, healthz
 
-urlpatterns = [path("healthz", healthz, name="healthz")]
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
+    # DEBUG only (a 404 otherwise): the report `make bench` last wrote.
+    path("bench/", BenchReportView.as_view(), name="bench-report"),
+]

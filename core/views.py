@@ -1,4 +1,5 @@
-"""The health check and the error handlers: JSON under ``/api/``, plain text elsewhere.
+"""The health check, the favicon, the DEBUG-only bench report, and the error handlers:
+JSON under ``/api/``, plain text elsewhere.
 
 ``/healthz``: ``database`` and ``cache`` decide the status (503 when either is down, as
 the contract says). ``broker`` is reported but never fails the check: a broker outage
@@ -12,13 +13,26 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotFound,
+    JsonResponse,
+)
+from django.templatetags.static import static
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 
 from core.db.replicas import monitor
 from core.http import error_response
@@ -78,6 +92,41 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if monitor.aliases:
         checks["replicas"] = monitor.report()  # checked now, not the last tick
     return JsonResponse(checks, status=200 if healthy else 503)
+
+
+class FaviconView(RedirectView):
+    """``/favicon.ico``, which browsers ask for whatever the page links: a redirect
+    to the hashed static file (temporary: the hash changes with the icon)."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args: Any, **kwargs: Any) -> str:
+        return static("favicon.ico")
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        patch_cache_control(response, public=True, max_age=24 * 60 * 60)
+        return response
+
+
+class BenchReportView(View):
+    """``/bench/`` under DEBUG: the HTML report at ``settings.BENCH_REPORT``, which
+    ``make bench`` writes. A 404 without DEBUG: the report names code paths and
+    timings, not for the public."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not settings.DEBUG:
+            raise Http404("The bench report is served under DEBUG only.")
+        path = Path(settings.BENCH_REPORT)
+        if not path.is_file():
+            return HttpResponseNotFound(
+                f"No bench report at {path} yet: run `make bench` (or "
+                f"`manage.py bench --html {path.name}`), then reload.",
+                content_type="text/plain; charset=utf-8",
+            )
+        response = FileResponse(path.open("rb"), content_type="text/html")
+        add_never_cache_headers(response)
+        return response
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite."""
 
+from importlib import import_module
+
 import pytest
 from django.core.cache import caches
 from django.db import connection
@@ -51,8 +53,9 @@ def _clear_caches(request):
 def _plain_static_storage(settings):
     """Tests run without collectstatic, so {% static %} must not need the manifest.
 
-    Production keeps CompressedManifestStaticFilesStorage; tests/books/test_views.py
-    runs collectstatic with it into a temporary STATIC_ROOT.
+    Production keeps core.storage.StaticStorage (WhiteNoise's compressed manifest);
+    tests/books/test_views.py and tests/core/test_storage.py run collectstatic with
+    it into a temporary STATIC_ROOT.
     """
     settings.STORAGES = {
         **settings.STORAGES,
@@ -60,6 +63,15 @@ def _plain_static_storage(settings):
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
+
+
+@pytest.fixture
+def debug(settings):
+    """DEBUG on for one test, once the URLconf is loaded: imported under DEBUG,
+    config/urls.py would mount the debug toolbar, which tests never install."""
+    import_module(settings.ROOT_URLCONF)
+    settings.DEBUG = True
+    return settings
 
 
 @pytest.fixture

@@ -172,6 +172,27 @@ def replica_probe(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+# --- LOAD_TEST: every throttle off, for a server on loopback only ---------------------
+
+RATES = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']))"
+)
+BIND_VARIABLES = {"HOST", "PORT", "BIND", "GUNICORN_BIND", "LOAD_TEST", "DEBUG"}
+
+
+def _rates(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in BIND_VARIABLES}
+    clean.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="x", **env)
+    return subprocess.run(
+        [sys.executable, "-c", RATES],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_without_replica_urls_there_is_no_router_and_no_extra_alias():
     for database_url in (PRIMARY, "sqlite:///x.sqlite3"):
         found = json.loads(replica_probe(DATABASE_URL=database_url).stdout)
@@ -218,3 +239,47 @@ def test_replicas_need_a_postgresql_primary_and_postgresql_urls():
         DATABASE_URL=PRIMARY, DATABASE_REPLICA_URLS="mysql://ro@10.0.0.2/bookshelf"
     )
     assert done.returncode != 0 and "replicas must be PostgreSQL" in done.stderr
+
+
+def test_load_test_lifts_every_throttle_rate():
+    normal = json.loads(_rates().stdout)
+    lifted = _rates(LOAD_TEST="true")  # HOST defaults to 127.0.0.1, as in gunicorn.py
+    assert lifted.returncode == 0, lifted.stderr
+    rates = json.loads(lifted.stdout)
+    assert rates.keys() == normal.keys() and {"anon", "user"} <= rates.keys()
+    assert set(rates.values()) == {None}  # DRF skips a throttle whose rate is None
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HOST": "::1"},
+        {"BIND": "127.0.0.1:9000"},
+        {"GUNICORN_BIND": "[::1]:8000", "HOST": "0.0.0.0"},  # gunicorn reads it first
+        {"BIND": "unix:/tmp/bookshelf.sock"},
+        {"HOST": "localhost"},
+        {"DEBUG": "true", "HOST": "0.0.0.0"},
+    ],
+)
+def test_load_test_is_allowed_on_loopback_or_under_debug(env):
+    result = _rates(LOAD_TEST="true", **env)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HOST": "0.0.0.0"},
+        {"BIND": "0.0.0.0:8000"},
+        {"GUNICORN_BIND": "bookshelf.example:80"},
+        {"HOST": "192.0.2.10"},
+    ],
+)
+def test_load_test_is_refused_on_a_reachable_address(env):
+    result = _rates(LOAD_TEST="true", **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "loopback" in result.stderr
+
+
+def test_a_reachable_address_keeps_its_throttles_without_load_test():
+    assert _rates(HOST="0.0.0.0").returncode == 0

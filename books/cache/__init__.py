@@ -8,6 +8,7 @@
 - ``locks``: stampede-safe get-or-compute.
 - ``responses``: whole anonymous responses with ETag/304 and ``X-Cache``.
 - ``warming``: re-render the hottest pages after a write.
+- ``bypass``: ``?nocache=1`` under DEBUG skips them all, for the debug toolbar.
 
 Import the module you need (``from books.cache import responses``); this package
 re-exports nothing, so each name has one home.

@@ -34,8 +34,11 @@ from django.core.cache import cache
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.dispatch import Signal
+from django.http import HttpRequest
 
 from books.cache import breaker
+from books.cache.bypass import GENERATION as BYPASS_GENERATION
+from books.cache.bypass import bypassed
 from books.cache.keys import CATALOGUE, FRAGMENT_TTL, generation_key
 from books.cache.local import local, now
 from core.db import routing
@@ -188,8 +191,14 @@ def _reading_at(generation: int) -> int:
     return generation
 
 
-def fragment_context() -> dict[str, Any]:
-    """Template context for ``{% cache fragment_ttl "name" ... cache_generation %}``."""
+def fragment_context(request: HttpRequest | None = None) -> dict[str, Any]:
+    """Template context for ``{% cache fragment_ttl "name" ... cache_generation %}``.
+
+    Under DEBUG with ``?nocache=1``: a generation nothing is stored under and a TTL
+    of 0, so every fragment renders (its queries show) and none is kept.
+    """
+    if bypassed(request):
+        return {"cache_generation": BYPASS_GENERATION, "fragment_ttl": 0}
     return {"cache_generation": generation(), "fragment_ttl": FRAGMENT_TTL}
 
 

@@ -32,6 +32,7 @@ from django.urls import (
 
 from books.cache import local as local_cache
 from books.cache import responses
+from books.cache.bypass import bypassed
 from books.cache.keys import response_key
 from core.http import SAFE_METHODS, is_anonymous_request
 
@@ -73,7 +74,11 @@ class FrontDoorCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method not in SAFE_METHODS or not is_anonymous_request(request):
+        if (
+            request.method not in SAFE_METHODS
+            or not is_anonymous_request(request)
+            or bypassed(request)  # ?nocache=1 under DEBUG: the view shows its SQL
+        ):
             return self.get_response(request)
         policy = _policy(request)
         if policy is None:

@@ -10,6 +10,7 @@ changes it.
 Two callers: ``FrontDoorCacheMiddleware`` (``books.cache.middleware``) answers hits
 before sessions, authentication, CSRF and DRF run; on a miss the view renders and
 stores through ``cached_response()``, reusing the front door's lookup.
+Under DEBUG, ``?nocache=1`` renders without the cache (``books.cache.bypass``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from books.cache import breaker, locks
+from books.cache.bypass import bypassed
 from books.cache.freshness import read_with_generation
 from books.cache.keys import RESPONSE_TTL, response_key
 from core.timing import timed
@@ -195,6 +197,11 @@ def cached_response(
     the cache unreachable there is no ETag (nothing could say when it went stale).
     The identity body is returned here: GZipMiddleware encodes a miss on its way out.
     """
+    if bypassed(request):  # ?nocache=1 under DEBUG: run everything, store nothing
+        response = render()
+        patch_vary_headers(response, ("Authorization",))
+        response["X-Cache"] = "BYPASS"
+        return response
     key = response_key(request, namespace=namespace, variant=variant, params=params)
     found = getattr(request, "cache_lookup", None)
     if found is None or found.key != key:

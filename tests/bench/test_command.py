@@ -79,6 +79,8 @@ def test_naive_list_n_plus_one_is_found_with_its_frame_and_hint(
     assert tuned["duplicate_queries"] == 0 and tuned["n_plus_one"] == []
     assert naive["queries"] == 7  # the page, then one author per book
     assert naive["duplicate_queries"] == 5
+    # The debug toolbar's terms: six author lookups, by two authors, three each.
+    assert (naive["similar_queries"], naive["exact_duplicates"]) == (6, 6)
     [site] = naive["n_plus_one"]
     assert site["count"] == 6
     assert site["table"] == "books_author"
@@ -202,7 +204,8 @@ def test_compare_reports_a_query_regression_against_a_baseline(
         ("tuned", "cold", 0, 1),
         ("tuned", "warm", 0, 1),
     }
-    assert "more: api.books.list [tuned, cold] queries 0 -> 1" in out
+    assert "against " in out and "queries" in out  # the changes, as a table
+    assert "2 changes in 4 rows compared: 2 more" in out
 
 
 def _tuned_counts(path) -> dict[tuple[str, str], int]:
@@ -230,3 +233,21 @@ def test_every_tuned_scenario_runs_the_same_queries_at_any_data_size(
     }
     # The ladder's first rung is the tutorial's N+1, there to be measured.
     assert set(grew) == {("ladder.books.naive", "cold"), ("ladder.books.naive", "warm")}
+
+
+def test_a_cold_row_finds_no_entry_and_a_warm_row_finds_them_all(
+    book_factory, tmp_path, run_bench
+):
+    """The published generation is read (and found) cold too: state, not a hit."""
+    book_factory(2)
+    path = tmp_path / "bench.json"
+
+    run_bench("--scenario", "api.books.list", "page.home", "--json", str(path))
+
+    rows = json.loads(path.read_text())["scenarios"]
+    tuned = {(r["name"], r["cache"]): r for r in rows if r["variant"] == "tuned"}
+    for name in ("api.books.list", "page.home"):
+        cold, warm = tuned[(name, "cold")], tuned[(name, "warm")]
+        assert cold["cache_gets"] >= 1 and cold["cache_hits"] == 0, cold
+        assert cold["cache_state_reads"] >= 1 and cold["hit_ratio"] == 0
+        assert warm["cache_hits"] == warm["cache_gets"] >= 1, warm

@@ -5,10 +5,22 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import JsonResponse
+from django.urls import include, path
 
 pytestmark = pytest.mark.django_db
 
 TEST_URLS = "tests.bench.urls"
+
+
+def _throttled(request):
+    return JsonResponse({"detail": "Request was throttled."}, status=429)
+
+
+# A server that throttles everyone: the URLconf of the test below.
+urlpatterns = [
+    path("api/", include(([path("books/", _throttled, name="book-list")], "api")))
+]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,3 +57,16 @@ def test_url_mode_measures_a_live_server(
 def test_url_mode_refuses_a_non_loopback_host():
     with pytest.raises(CommandError, match="loopback"):
         call_command("bench", "--url", "http://192.0.2.1:8000", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls(__name__)
+def test_a_429_stops_the_run_with_the_way_out(book_factory, live_server, run_bench):
+    book_factory(1)
+
+    with pytest.raises(CommandError) as error:
+        run_bench("--url", live_server.url, "--duration", "5", "--no-timing")
+
+    message = str(error.value)
+    assert message.startswith("the server throttles (HTTP 429 on /api/books/)")
+    assert "LOAD_TEST=true" in message  # api/bench.py's LOAD_TEST_HINT

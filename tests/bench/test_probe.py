@@ -46,3 +46,30 @@ def test_every_query_records_the_database_alias_that_ran_it():
             cursor.execute("SELECT 1")
 
     assert [query.alias for query in queries] == ["default", "default"]
+
+
+def test_get_many_counts_each_key_once():
+    cache.set("present", 1)
+    stats = CacheStats()
+
+    with count_cache(stats):
+        cache.get_many(["present", "absent"])
+
+    assert (stats.gets, stats.hits) == (2, 1)
+
+
+def test_a_cold_request_counts_what_survived_the_clear_as_state_not_hits():
+    """A published version is found even when cold: it is state, not an entry."""
+    cache.set("gen:catalogue", 7)  # what a declared CLEAR_CACHE puts back
+    cold = CacheStats(learn=True)
+
+    with count_cache(cold):
+        cache.get_many(["gen:catalogue", "resp:page"])
+        cache.set("resp:page", "body")
+        cache.get("resp:page")  # written by this request: an entry hit
+
+    assert (cold.gets, cold.hits, cold.state_reads) == (2, 1, 1)
+    warm = CacheStats(state=cold.state)
+    with count_cache(warm):
+        cache.get_many(["gen:catalogue", "resp:page"])
+    assert (warm.gets, warm.hits, warm.state_reads) == (1, 1, 1)

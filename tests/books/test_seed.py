@@ -1,11 +1,13 @@
-"""``manage.py seed``: deterministic, realistic, counted."""
+"""``manage.py seed``: deterministic, realistic, coherent, counted."""
 
+from datetime import date
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from books.models import Author, Book, Genre, Publisher, Review, validate_isbn13
+from books.seeding import SENTENCES, birthday
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +118,44 @@ def test_seeding_invalidates_cached_responses(
     response = client.get("/api/books/")
     assert response["X-Cache"] == "MISS"
     assert len(response.json()["results"]) == 10
+
+
+def test_every_book_is_published_between_its_author_s_18th_and_90th_birthdays():
+    """Authors born in 1960 had books from 1928; now no one publishes as a child."""
+    seed(books=400, authors=50, seed=5)
+    rows = Book.objects.values_list("published", "author__born")
+
+    dated = [(published, born) for published, born in rows if born is not None]
+    assert len(dated) > 300  # about one author in ten has no known birth date
+    early = [
+        (published, born)
+        for published, born in dated
+        if published < birthday(born, 18) or published > birthday(born, 90)
+    ]
+    assert early == []
+    undated = [published for published, born in rows if born is None]
+    assert all(date(1925, 1, 1) <= published for published in undated)
+
+
+def test_a_29_february_birthday_comes_of_age_on_28_february():
+    assert birthday(date(2004, 2, 29), 18) == date(2022, 2, 28)
+    assert birthday(date(2004, 2, 29), 20) == date(2024, 2, 29)
+
+
+def test_bios_read_like_author_bios_not_book_blurbs():
+    seed(books=80, authors=40, seed=9)
+
+    for name, bio, born in Author.objects.values_list("name", "bio", "born"):
+        surname = name.split()[-1]
+        assert bio.startswith((name, "Born in")) and surname in bio, bio
+        assert not any(blurb in bio for blurb in SENTENCES), bio
+        if born:
+            assert str(born.year) in bio
+
+
+def test_progress_covers_every_table():
+    output = seed(books=50, authors=10, seed=2)
+
+    for table in ("authors", "books", "genre links", "reviews"):
+        assert table in output
+    assert "10/10" in output and "50/50" in output

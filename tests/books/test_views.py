@@ -363,9 +363,7 @@ def test_collectstatic_writes_hashed_and_precompressed_files(settings, tmp_path)
     settings.STATIC_ROOT = tmp_path
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        },
+        "staticfiles": {"BACKEND": "core.storage.StaticStorage"},
     }
     # Only the project's own files: the apps' bundles would just make this slow.
     settings.STATICFILES_FINDERS = [
@@ -377,3 +375,29 @@ def test_collectstatic_writes_hashed_and_precompressed_files(settings, tmp_path)
     assert Path(f"{hashed[0]}.gz").exists()
     assert Path(f"{hashed[0]}.br").exists()
     assert Path(tmp_path, "staticfiles.json").exists()
+
+
+# --- The home page's banner -----------------------------------------------------------
+
+
+def test_home_page_points_to_the_comparison_and_the_docs(client, book_factory):
+    book_factory(1)
+
+    html = client.get("/").content.decode()
+
+    assert 'class="banner"' in html
+    for url in ("/api/books/", "/api/naive/books/", "/api/docs/"):
+        assert f'href="{url}"' in html
+    assert "/bench/" not in html  # the report is served under DEBUG only
+
+
+def test_under_debug_the_banner_links_the_bench_report(client, debug, book_factory):
+    book_factory(1)
+
+    assert 'href="/bench/"' in client.get("/").content.decode()
+
+
+def test_filtered_and_later_pages_carry_no_banner(client, book_factory):
+    book_factory(1)
+
+    assert 'class="banner"' not in client.get("/?genre=fantasy").content.decode()

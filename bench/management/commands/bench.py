@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import platform
+import subprocess
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +29,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.text import Text
 
 from bench import budgets as budgetmod
+from bench import compare as comparemod
 from bench import explain as explainmod
 from bench import report
 from bench.client import make_client
 from bench.html_report import write_html
-from bench.loadtest import check_loopback, load
+from bench.loadtest import Throttled, check_loopback, load
+from bench.markdown_report import write_markdown
 from bench.probe import clear_caches
 from bench.registry import declarations
-from bench.runner import CACHE_MODES, Result, Step, dataset_info, run
+from bench.runner import CACHE_MODES, Result, Step, dataset_info, run, time_pair
 from bench.scenarios import Dataset, Scenario, discover, select
 
 
@@ -58,6 +62,8 @@ def _check_options(options: dict[str, Any]) -> None:
         raise CommandError("--concurrency must be >= 1 and --duration > 0")
     if options["sizes"] and options["list"]:
         raise CommandError("--list never reseeds; drop --sizes to list scenarios.")
+    if options["fail_on_regression"] is not None and not options["compare"]:
+        raise CommandError("--fail-on-regression needs --compare BASELINE.json")
     if options["url"]:
         try:
             check_loopback(options["url"])
@@ -87,12 +93,39 @@ def _baseline(path: str) -> dict:
         raise CommandError(f"--compare: {exc}") from exc
 
 
+def _commit() -> str | None:
+    """The checked-out commit (short hash, "+" if the tree has changes), if any."""
+    try:
+        found = subprocess.run(
+            ["git", "describe", "--always", "--dirty=+", "--abbrev=10"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if found.returncode != 0:
+        return None
+    return found.stdout.strip() or None
+
+
+def _database_version() -> str | None:
+    try:
+        return ".".join(str(part) for part in connection.get_database_version())
+    except Exception:  # a backend without it, or no connection: say nothing
+        return None
+
+
 def _meta(options: dict[str, Any], modes: tuple[str, ...]) -> dict:
     return {
         "generated": timezone.now().isoformat(timespec="seconds"),
+        "commit": _commit(),
         "django": django.get_version(),
         "python": platform.python_version(),
         "debug": settings.DEBUG,
+        "database": connection.vendor,
+        "database_version": _database_version(),
         "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
         "repeat": options["repeat"] or "auto",
         "cache_modes": list(modes),
@@ -109,6 +142,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", metavar="PATH", help="write results as JSON")
         parser.add_argument("--html", metavar="PATH", help="write an HTML report")
+        parser.add_argument(
+            "--markdown",
+            metavar="PATH",
+            help="write the summary as a Markdown table (a pull-request comment)",
+        )
         parser.add_argument(
             "--budget",
             metavar="PATH",
@@ -164,14 +202,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--compare",
             metavar="PATH",
-            help="diff against an earlier --json: query counts, duplicates, p50",
+            help="diff against an earlier --json: query counts, and p50s that moved "
+            "beyond the noise",
+        )
+        parser.add_argument(
+            "--fail-on-regression",
+            metavar="PCT",
+            type=float,
+            default=None,
+            help="with --compare: exit 1 when a tuned scenario's queries grew or its "
+            "p50 is slower by more than PCT percent and the runs' noise",
         )
         parser.add_argument("--list", action="store_true", help="list scenarios only")
+        parser.add_argument(
+            "--wide",
+            action="store_true",
+            help="every column of the table, however narrow the console (COLUMNS)",
+        )
 
     def handle(self, *args, **options) -> None:
         self.verbosity = options["verbosity"]
+        self.wide = options["wide"]
         self.console = report.console_for(self.stdout)
         self.declared = declarations()
+        self.client = make_client()
+        self.clear = functools.partial(clear_caches, self.declared.clear_cache)
         _check_options(options)
         modes = _modes(options)
         budgets = _budgets(options["budget"])
@@ -181,10 +236,16 @@ class Command(BaseCommand):
         else:
             self._check_data()
 
+        baseline = _baseline(options["compare"]) if options["compare"] else None
+
         steps = self._measure_sizes(options, modes, sizes)
         if options["list"]:
             return
         last = steps[-1]
+        if baseline is not None and options["scenario"]:
+            current = {"scenarios": [r.as_json() for r in last.results]}
+            baseline = comparemod.narrowed(baseline, current)
+        confirm = self._retime_moved(last, baseline, options) if baseline else None
         breaches = budgetmod.check(
             [r.as_json() for r in last.results],
             budgets,
@@ -193,12 +254,11 @@ class Command(BaseCommand):
         self._print_results(last, breaches)
         extra = self._extras(options, modes, steps)
         doc = report.document(last.dataset, last.results, breaches, extra)
-        if options["compare"]:
-            changes = report.compare(doc, _baseline(options["compare"]))
-            doc["compare"] = {"baseline": options["compare"], "changes": changes}
-            self._print_lines(report.compare_lines(changes))
+        regressions: list[dict] = []
+        if baseline is not None:
+            regressions = self._compare(doc, baseline, confirm, options)
         self._write(doc, options)
-        self._enforce(budgets, breaches)
+        self._enforce(budgets, breaches, regressions, options["fail_on_regression"])
 
     # --- steps ------------------------------------------------------------------
 
@@ -247,12 +307,11 @@ class Command(BaseCommand):
         self, options: dict[str, Any], modes: tuple[str, ...], sizes: list[int] | None
     ) -> list[Step]:
         """One step, or one per size after reseeding at it."""
-        client = make_client()
         steps = []
         for size in sizes or [None]:
             if size is not None:
                 self._reseed(size)
-            steps.append(Step(size, *self._measure(client, options, modes)))
+            steps.append(Step(size, *self._measure(self.client, options, modes)))
         return steps
 
     def _scenarios(self, client: Client, patterns: list[str] | None) -> tuple:
@@ -300,7 +359,7 @@ class Command(BaseCommand):
                 repeat=options["repeat"],
                 timing=timing,
                 modes=modes,
-                clear=functools.partial(clear_caches, self.declared.clear_cache),
+                clear=self.clear,
                 advance=advance,
             )
         return dataset, results, notes
@@ -338,9 +397,18 @@ class Command(BaseCommand):
             f"Load: {len(scenarios)} scenarios x {options['duration']:g}s at "
             f"concurrency {concurrency} against {url}"
         )
-        loads = load(
-            url, scenarios, concurrency=concurrency, duration=options["duration"]
-        )
+        try:
+            loads = load(
+                url, scenarios, concurrency=concurrency, duration=options["duration"]
+            )
+        except Throttled as exc:
+            hint = "; ".join(self.declared.load_test_hints) or (
+                "lift its rate limits for the load test"
+            )
+            raise CommandError(
+                f"the server throttles ({exc}): {hint}. A load test comes from one "
+                "address, so a throttle would be all it measures."
+            ) from exc
         rows = [load_result.as_json() for load_result in loads]
         generator = loads[0].generator if loads else "-"
         self._say(
@@ -350,17 +418,6 @@ class Command(BaseCommand):
             "client does not cap: apt-get install wrk)"
         )
         self._print(report.http_table(rows, results, url, concurrency))
-        if any(row["throttled"] for row in rows):
-            self._print_lines(
-                [
-                    (
-                        "yellow",
-                        "429s: the server throttles this one client address; start "
-                        "it with e.g. API_THROTTLE_ANON=1000000/min to measure "
-                        "throughput.",
-                    )
-                ]
-            )
         return {
             "url": url,
             "concurrency": concurrency,
@@ -369,6 +426,74 @@ class Command(BaseCommand):
             "scenarios": rows,
         }
 
+    def _retime_moved(
+        self, step: Step, baseline: dict, options: dict[str, Any]
+    ) -> dict[tuple[str, str, str], str]:
+        """Time again, in place, every pair with a p50 beyond the noise against the
+        baseline; return those first verdicts, which a change must repeat."""
+        pct = min(comparemod.THRESHOLD_PCT, options["fail_on_regression"] or 100)
+        doc = {"scenarios": [r.as_json() for r in step.results]}
+        first = comparemod.moved(doc, baseline, pct)
+        pairs: dict[tuple[str, str], list[Result]] = defaultdict(list)
+        for result in step.results:
+            if any(key[0::2] == (result.name, result.cache) for key in first):
+                pairs[(result.name, result.cache)].append(result)
+        if pairs:
+            self._say(
+                f"{len(first)} p50s moved beyond the noise against the baseline; "
+                f"timing those {len(pairs)} scenarios again before believing it."
+            )
+        for pair in pairs.values():
+            time_pair(self.client, pair, options["repeat"], self.clear)
+        return first
+
+    def _compare(
+        self,
+        doc: dict,
+        baseline: dict,
+        confirm: dict[tuple[str, str, str], str] | None,
+        options: dict[str, Any],
+    ) -> list[dict]:
+        """Print the changes against the baseline and add them to ``doc``; return
+        the regressions ``--fail-on-regression`` fails on."""
+        path, pct = options["compare"], options["fail_on_regression"]
+        changes = comparemod.compare(doc, baseline, confirm=confirm)
+        rows = comparemod.compared(doc, baseline)
+        differ = comparemod.warnings(doc, baseline)
+        found = comparemod.noise_of(doc, baseline)
+        drift = comparemod.drift_warning(found)
+        doc["compare"] = {
+            "baseline": path,
+            "changes": changes,
+            "rows": rows,
+            "warnings": differ,
+            "drift": round(found.drift, 3),
+            "drift_warning": drift,
+            "scatter": round(found.scatter, 3),
+            "threshold_pct": comparemod.THRESHOLD_PCT,
+            "floor_ms": comparemod.FLOOR_MS,
+        }
+        if differ:
+            self._print_lines(
+                [
+                    (
+                        "yellow",
+                        f"The runs differ ({'; '.join(differ)}): query counts compare, "
+                        "timings hardly do.",
+                    )
+                ]
+            )
+        if drift:
+            self._print_lines([("yellow", drift)])
+        if any("metric" in change for change in changes):
+            self._print(comparemod.table(changes, f"against {path}"))
+        self._print_lines([("dim", line) for line in comparemod.membership(changes)])
+        summary = comparemod.summary(changes, rows)
+        self._print_lines([("yellow" if changes else "green", summary)])
+        if pct is None:
+            return []
+        return comparemod.regressions(doc, baseline, pct, confirm)
+
     def _write(self, doc: dict, options: dict[str, Any]) -> None:
         if options["json"]:
             report.write_json(options["json"], doc)
@@ -376,17 +501,31 @@ class Command(BaseCommand):
         if options["html"]:
             write_html(options["html"], doc)
             self._say(f"Wrote {options['html']}")
+        if options["markdown"]:
+            write_markdown(options["markdown"], doc)
+            self._say(f"Wrote {options['markdown']}")
 
     def _enforce(
-        self, budgets: list[budgetmod.Budget], breaches: list[budgetmod.Breach]
+        self,
+        budgets: list[budgetmod.Budget],
+        breaches: list[budgetmod.Breach],
+        regressions: list[dict],
+        pct: float | None,
     ) -> None:
-        """Exit status 1 (CommandError) on any breach, each one also on stderr."""
-        if breaches:
-            for breach in breaches:
-                self.stderr.write(f"budget breach: {breach}")
+        """Exit status 1 (CommandError) on any budget breach or, with
+        --fail-on-regression, any regression; each one also on stderr."""
+        failures = [f"budget breach: {breach}" for breach in breaches] + [
+            f"regression: {r['name']} [tuned, {r['cache']}] {r['metric']} "
+            f"{r['before']} -> {r['after']}"
+            + (f" (beyond {pct:g}% and ±{r['band_ms']:g} ms)" if "band_ms" in r else "")
+            for r in regressions
+        ]
+        if failures:
+            for failure in failures:
+                self.stderr.write(failure)
             raise CommandError(
-                f"{len(breaches)} budget breach(es):\n"
-                + "\n".join(f"  {b}" for b in breaches)
+                f"{len(breaches)} budget breach(es), {len(regressions)} "
+                "regression(s):\n" + "\n".join(f"  {f}" for f in failures)
             )
         if budgets and self.verbosity:
             self.stdout.write(self.style.SUCCESS("All budgets met."))
@@ -406,8 +545,16 @@ class Command(BaseCommand):
         if not self.verbosity:
             return
         title = f"bench: {report.describe(step.dataset)}"
-        self.console.print(report.build_table(step.results, breaches, title))
-        self._print_lines(report.legend_lines(step.results))
+        table = report.build_table(
+            step.results, breaches, title, console=self.console, wide=self.wide
+        )
+        if self.wide:  # wider than the console if need be: lines wrap, cells stay whole
+            needed = report.natural_width(self.console, table)
+            self.console.width = max(self.console.width, needed)
+        self.console.print(table)
+        self._print_lines(
+            report.legend_lines(step.results, report.shown_columns(table))
+        )
         self._print_n_plus_one(step.results)
         errors = {(r.name, r.variant): r.error for r in step.results if r.error}
         self._print_lines(

@@ -1,7 +1,9 @@
 """Build a deterministic, realistic data set: ``manage.py seed --books N``.
 
-Same ``--seed`` and an empty database (or ``--reset``) give the same rows. Batches are
-streamed with PostgreSQL COPY or executemany, so memory stays flat as N grows.
+Same ``--seed`` and an empty database (or ``--reset``) give the same rows; without
+``--reset`` the rows are added to what is there. Batches are streamed with PostgreSQL
+COPY or executemany, so memory stays flat as N grows; the progress bars cover every
+table written (authors, books, genre links, reviews).
 """
 
 import time
@@ -64,30 +66,40 @@ class Command(BaseCommand):
         started = time.perf_counter()
         console = Console(file=self.stdout, force_terminal=False)
         with Progress(
-            "[progress.description]{task.description}",
+            "[progress.description]{task.description:>12}",
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
             disable=verbosity == 0,
         ) as bar:
-            task = bar.add_task("Seeding books", total=books)
+            # Genre links and reviews are drawn at random: their totals are known
+            # only at the end (about 1.8 and 5 per book).
+            totals = {"authors": authors, "books": books}
+            tasks = {
+                table: bar.add_task(table, total=totals.get(table))
+                for table in ("authors", "books", "genre links", "reviews")
+            }
             result = seeding.seed(
                 books=books,
                 authors=authors,
                 seed=seed,
                 batch_size=batch_size,
-                progress=lambda n: bar.advance(task, n),
+                progress=lambda table, rows: bar.advance(tasks[table], rows),
             )
+            for task in tasks.values():
+                done = bar.tasks[task].completed
+                bar.update(task, total=done, completed=done)
         elapsed = time.perf_counter() - started
         # The home page's summary line, until the beat task next recomputes it.
         refresh_catalogue_stats()
         if verbosity:
-            rows = result.books + result.authors + result.reviews
+            rows = result.books + result.authors + result.reviews + result.genre_links
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Seeded {result.books:,} books, {result.authors:,} authors and "
-                    f"{result.reviews:,} reviews in {elapsed:.1f}s "
-                    f"({rows / max(elapsed, 1e-9):,.0f} rows/s)."
+                    f"Seeded {result.books:,} books, {result.authors:,} authors, "
+                    f"{result.genre_links:,} genre links and {result.reviews:,} "
+                    f"reviews in {elapsed:.1f}s ({rows / max(elapsed, 1e-9):,.0f} "
+                    "rows/s)."
                 )
             )
