@@ -182,7 +182,6 @@ def _with_wrk(url: str, scenario, concurrency: int, duration: float) -> LoadResu
     target = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{scenario.path}"
     wrk.run(target, duration=1, connections=1)  # warm-up
     result = wrk.run(target, duration=duration, connections=concurrency)
-    throttled = 0
     if result.bad_status:
         import urllib.request
         from urllib.error import HTTPError
@@ -190,14 +189,14 @@ def _with_wrk(url: str, scenario, concurrency: int, duration: float) -> LoadResu
         try:
             urllib.request.urlopen(target, timeout=10).close()  # noqa: S310
         except HTTPError as error:
-            throttled = result.bad_status if error.code == 429 else 0
+            if error.code == 429:
+                raise Throttled(scenario.path) from error
     return LoadResult(
         scenario.name,
         scenario.variant,
         scenario.path,
         requests=result.requests - result.bad_status,
         errors=result.bad_status + result.socket_errors,
-        throttled=throttled,
         seconds=max(1, round(duration)),  # what wrk ran for
         generator="wrk",
         wrk_result=result,
