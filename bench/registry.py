@@ -20,7 +20,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import module_has_submodule
 
 MODULE = "bench"  # the submodule looked for in every app, like "admin"
-MERGED = ("NAMESPACES", "NAMES", "VARIANTS", "PICKS", "DATASET", "PERF")
+MERGED = (
+    "NAMESPACES",
+    "NAMES",
+    "VARIANTS",
+    "PICKS",
+    "DATASET",
+    "PERF",
+    "OPERATIONS",
+)
 COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED", "PERF_HEADERS")
 KNOWN = frozenset(MERGED + COLLECTED)
 
@@ -39,6 +47,10 @@ class Declarations:
     reseed: tuple[Callable[[int], None], ...] = ()
     perf: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> target
     perf_headers: tuple[Callable[[], dict[str, str]], ...] = ()
+    # name -> prepare(): returns the callable to measure (bench.operations)
+    operations: dict[str, Callable[[], Callable[[], object]]] = field(
+        default_factory=dict
+    )
     sources: tuple[str, ...] = ()  # the modules read, for messages
 
     def untuned(self, local_name: str) -> tuple[str, bool]:
@@ -95,7 +107,7 @@ def _check(module: ModuleType) -> dict[str, Any]:
         for name in ("CLEAR_CACHE", "RESEED", "PERF_HEADERS")
         if name in public
     }
-    for table in ("PICKS", "DATASET"):
+    for table in ("PICKS", "DATASET", "OPERATIONS"):
         functions.update(
             {f"{table}[{k!r}]": v for k, v in public.get(table, {}).items()}
         )
@@ -129,5 +141,6 @@ def declarations() -> Declarations:
         reseed=tuple(collected["RESEED"]),
         perf=merged["PERF"],
         perf_headers=tuple(collected["PERF_HEADERS"]),
+        operations=merged["OPERATIONS"],
         sources=tuple(sources),
     )

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from bench import budgets as budgetmod
 from bench import explain as explainmod
-from bench import report
+from bench import operations, report
 from bench.client import make_client
 from bench.html_report import write_html
 from bench.loadtest import check_loopback, load
@@ -183,6 +183,8 @@ class Command(BaseCommand):
 
         steps = self._measure_sizes(options, modes, sizes)
         if options["list"]:
+            for name in self._chosen_operations(options):
+                self.stdout.write(f"{name:32} write  (rolled back)")
             return
         last = steps[-1]
         breaches = budgetmod.check(
@@ -192,6 +194,9 @@ class Command(BaseCommand):
         )
         self._print_results(last, breaches)
         extra = self._extras(options, modes, steps)
+        measured = self._operations(options)
+        if measured:
+            extra["operations"] = [result.as_json() for result in measured]
         doc = report.document(last.dataset, last.results, breaches, extra)
         if options["compare"]:
             changes = report.compare(doc, _baseline(options["compare"]))
@@ -259,7 +264,7 @@ class Command(BaseCommand):
         picks = Dataset(self.declared.picks)
         scenarios, notes = discover(client, self.declared, picks)
         scenarios = select(scenarios, patterns)
-        if not scenarios:
+        if not scenarios and not operations.select(self.declared.operations, patterns):
             raise CommandError(
                 "No scenario matches; run with --list to see the scenario names."
             )
@@ -304,6 +309,24 @@ class Command(BaseCommand):
                 advance=advance,
             )
         return dataset, results, notes
+
+    def _chosen_operations(self, options: dict[str, Any]) -> dict:
+        return operations.select(self.declared.operations, options["scenario"])
+
+    def _operations(self, options: dict[str, Any]) -> list[operations.OperationResult]:
+        """The declared write operations, each in a rolled-back transaction."""
+        chosen = self._chosen_operations(options)
+        if not chosen:
+            return []
+        self._say(f"Operations: {len(chosen)}, each rolled back", level=2)
+        results = operations.measure(
+            chosen, repeat=options["repeat"], timing=not options["no_timing"]
+        )
+        self._print(report.operations_table(results))
+        self._print_lines(
+            [("red", f"{r.name} failed: {r.error}") for r in results if r.error]
+        )
+        return results
 
     def _extras(
         self, options: dict[str, Any], modes: tuple[str, ...], steps: list[Step]
@@ -403,7 +426,7 @@ class Command(BaseCommand):
             self.console.print(Text(line, style=style))
 
     def _print_results(self, step: Step, breaches: list[budgetmod.Breach]) -> None:
-        if not self.verbosity:
+        if not self.verbosity or not step.results:  # e.g. only operations selected
             return
         title = f"bench: {report.describe(step.dataset)}"
         self.console.print(report.build_table(step.results, breaches, title))
