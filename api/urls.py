@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api import ladder
+from api.export import BookExportView
 from api.routers import router
 from api.viewsets import CatalogueStatsView
 
@@ -23,5 +24,7 @@ urlpatterns = [
         )
         for rung in ladder.RUNGS
     ),
+    # Before the router's routes: a fixed path, never a book id.
+    path("books/export.ndjson", BookExportView.as_view(), name="book-export"),
     *router.urls,
 ]
