@@ -444,3 +444,22 @@ def operations_table(results: list[OperationResult]) -> Table:
             style="red" if result.error else None,
         )
     return table
+
+
+def stream_lines(results: list[Result]) -> list[tuple[str, str]]:
+    """Streamed bodies: time to the first byte beside time to the last, which the
+    table's p50 is (a streamed body is measured until it ends)."""
+    lines = []
+    for result in results:
+        if result.ttfb_ms is None:
+            continue
+        lines.append(
+            (
+                "",
+                f"streamed: {result.name} [{result.variant}, {result.cache}] first "
+                f"byte p50 {_ms(result.ttfb_ms)} ms, whole body p50 "
+                f"{_ms(result.p50_ms)} ms, {_kb(result.bytes)} KB "
+                f"({_kb(result.gzip_bytes)} gzip)",
+            )
+        )
+    return lines

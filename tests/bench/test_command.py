@@ -107,8 +107,10 @@ def test_bench_never_writes_and_opens_no_savepoint(book_factory, run_bench):
         statements.append(sql.lstrip().upper())
         return execute(sql, params, many, context)
 
+    # Every scenario; the declared write operations run in transactions bench rolls
+    # back (tests/bench/test_operations.py).
     with connection.execute_wrapper(spy):
-        run_bench("--verbosity", "0")
+        run_bench("--verbosity", "0", "--scenario", "api.*", "page.*")
 
     assert len(statements) > 50  # the spy saw the whole run
     forbidden = ("INSERT", "UPDATE", "DELETE", "SAVEPOINT", "RELEASE")
@@ -226,3 +228,23 @@ def test_every_tuned_scenario_runs_the_same_queries_at_any_data_size(
     }
     # The ladder's first rung is the tutorial's N+1, there to be measured.
     assert set(grew) == {("ladder.books.naive", "cold"), ("ladder.books.naive", "warm")}
+
+
+def test_the_streamed_export_reports_its_time_to_first_byte(
+    book_factory, tmp_path, run_bench
+):
+    book_factory(3)
+    path = tmp_path / "bench.json"
+
+    out = run_bench(
+        "--scenario", "api.books.export", "api.books.list", "--json", str(path)
+    )
+
+    rows = {
+        (r["name"], r["cache"]): r for r in json.loads(path.read_text())["scenarios"]
+    }
+    export = rows[("api.books.export", "cold")]
+    assert export["status"] == 200 and export["queries"] == 2
+    assert 0 < export["ttfb_ms"] <= export["p99_ms"]
+    assert rows[("api.books.list", "cold")]["ttfb_ms"] is None
+    assert "streamed: api.books.export" in out

@@ -431,6 +431,7 @@ class Command(BaseCommand):
         title = f"bench: {report.describe(step.dataset)}"
         self.console.print(report.build_table(step.results, breaches, title))
         self._print_lines(report.legend_lines(step.results))
+        self._print_lines(report.stream_lines(step.results))
         self._print_n_plus_one(step.results)
         errors = {(r.name, r.variant): r.error for r in step.results if r.error}
         self._print_lines(
