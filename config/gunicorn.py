@@ -11,6 +11,7 @@ and ``graceful_timeout`` stays inside the orchestrator's stop grace period (comp
 ``stop_grace_period`` is 40 s).
 """
 
+import glob
 import multiprocessing
 import os
 
@@ -110,6 +111,30 @@ if os.environ.get("LOG_FORMAT", "plain" if _debug else "json") == "json":
     }
 
 proc_name = "bookshelf"
+
+# --- Prometheus, several workers ------------------------------------------------------
+# With PROMETHEUS_MULTIPROC_DIR set, each worker writes its metrics to files there and
+# /metrics adds up every live worker's (core/metrics.py). Files left by an earlier run
+# would be read as live workers' values, so the directory is emptied at start; a
+# worker that exits is marked dead so its gauges leave the sums.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+_METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    if _metrics_dir:
+        os.makedirs(_metrics_dir, exist_ok=True)
+        for pattern in _METRIC_FILES:
+            for stale in glob.glob(os.path.join(_metrics_dir, pattern)):
+                os.remove(stale)
+
+
+def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
 
 # gunicorn's runtime control socket (gunicornc) defaults to one fixed path per user, so
 # two instances on a host would fight over it; on only when given a path.

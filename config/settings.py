@@ -50,6 +50,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every response (even a 400 for a bad Host) carries the request id.
     "core.middleware.RequestIDMiddleware",
+    # Latency, queries and cache results by view for /metrics; names the view for
+    # slow-query log lines. Outside everything else, cache hits included.
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything parses the request: NUL bytes and oversized bodies are a 400.
     "core.middleware.BadInputMiddleware",
@@ -139,6 +142,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+
+# A statement this slow (ms) is logged to core.db.slow with its fingerprint, view and
+# request id (core/db/instrument.py); below 0 turns it off.
+SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=200.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -265,6 +272,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
+# Who may read /metrics besides staff: addresses or networks (comma separated), for
+# a Prometheus that scrapes directly (a request relayed by a proxy never qualifies).
+METRICS_ALLOWED_IPS = env.list(
+    "METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else []
+)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 

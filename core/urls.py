@@ -2,6 +2,10 @@
 
 from django.urls import path
 
+from core.metrics import metrics
 from core.views import healthz
 
-urlpatterns = [path("healthz", healthz, name="healthz")]
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
+]
