@@ -8,7 +8,7 @@ SEED_BOOKS ?= 2000
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench perf seed serve migrations-check collectstatic worker clean
+.PHONY: run test lint format bench perf perf-asgi seed serve migrations-check collectstatic worker clean
 
 # The venv is rebuilt whenever a requirements file changes.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -57,8 +57,12 @@ bench: $(STATIC_MANIFEST)
 # Throughput under gunicorn (config/gunicorn.py, 2 workers x 4 threads by default) with
 # wrk: every ladder rung, the cache hit, a 304 and the token path, in interleaved
 # rounds, with ratios to the raw rung and the ceiling. A benchmark: CI never runs it.
+# PERF_WORKER=asgi (or `make perf-asgi`) serves config.asgi with uvicorn workers
+# instead: the async rung beside the values rung, over ASGI.
 PERF_PORT ?= 8090
 PERF_ARGS ?=
+PERF_WORKER ?= wsgi
+PERF_APP = $(if $(filter asgi,$(PERF_WORKER)),-k uvicorn_worker.UvicornWorker config.asgi,config.wsgi)
 PERF_ENV = $(SERVE_ENV) LOAD_TEST=true API_THROTTLE_ANON=1000000000/min \
 	API_THROTTLE_USER=1000000000/min LOG_LEVEL=WARNING CACHE_WARM_AFTER_WRITES=false
 perf: $(STATIC_MANIFEST)
@@ -67,12 +71,15 @@ perf: $(STATIC_MANIFEST)
 	$(SERVE_ENV) $(PY) manage.py seed --books $(SEED_BOOKS) --if-empty
 	$(PERF_ENV) HOST=127.0.0.1 PORT=$(PERF_PORT) \
 		GUNICORN_WORKERS=$${GUNICORN_WORKERS:-2} GUNICORN_THREADS=$${GUNICORN_THREADS:-4} \
-		$(BIN)/gunicorn -c config/gunicorn.py config.wsgi --daemon --pid .perf.pid \
+		$(BIN)/gunicorn -c config/gunicorn.py $(PERF_APP) --daemon --pid .perf.pid \
 		--access-logfile /dev/null
 	@$(PY) -c "import socket,time; [time.sleep(0.2) for _ in range(100) \
 		if socket.socket().connect_ex(('127.0.0.1', $(PERF_PORT)))]"
 	$(PERF_ENV) $(PY) manage.py perf --url http://127.0.0.1:$(PERF_PORT) $(PERF_ARGS); \
 		status=$$?; kill $$(cat .perf.pid); rm -f .perf.pid; exit $$status
+
+perf-asgi:
+	$(MAKE) perf PERF_WORKER=asgi
 
 # Production-like, locally: DEBUG off, hashed + compressed static files, gunicorn
 # (config/gunicorn.py). The key below is for this machine only; deployments set their own.

@@ -24,6 +24,11 @@ urlpatterns = [
         )
         for rung in ladder.RUNGS
     ),
+    path(
+        "ladder/async/books/",
+        ladder.ladder_books_async,
+        name=f"ladder-books-{ladder.ASYNC_RUNG}",
+    ),
     # Before the router's routes: a fixed path, never a book id.
     path("books/export.ndjson", BookExportView.as_view(), name="book-export"),
     *router.urls,

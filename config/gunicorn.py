@@ -36,6 +36,11 @@ backlog = _int("GUNICORN_BACKLOG", 2048)
 # gthread: a few processes for CPU parallelism, a few threads each to overlap database
 # and cache I/O. Each process opens its own psycopg pool (DB_POOL_MAX_SIZE, default 8),
 # so threads <= pool size, and workers x pool size must stay below max_connections.
+# ASGI: GUNICORN_WORKER_CLASS=uvicorn_worker.UvicornWorker with config.asgi. Threads
+# do not apply there: each request in flight gets its own thread for the sync stack,
+# unbounded, so the pool is what bounds database work (a request that waits past
+# DB_POOL_TIMEOUT for a connection is a 503); size DB_POOL_MAX_SIZE for the
+# concurrency one worker should carry.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", _cores * 2 + 1))
 threads = _int("GUNICORN_THREADS", 4)
