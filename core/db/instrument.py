@@ -127,7 +127,12 @@ def instrument(execute, sql, params, many, context):  # type: ignore[no-untyped-
 
 
 def watch_connection(connection: Any, **_: Any) -> None:
-    """``connection_created`` receiver: instrument this connection, once. Appended,
-    so it sits next to the database and times the statement alone."""
+    """``connection_created`` receiver: instrument this connection, once.
+
+    Inserted first, never appended: a pooled connection is "created" again inside
+    requests, within ``connection.execute_wrapper()`` blocks (Server-Timing's), and
+    those pop the *last* wrapper on exit. Appended, this one would be popped in their
+    place and theirs left behind, one more per request.
+    """
     if instrument not in connection.execute_wrappers:
-        connection.execute_wrappers.append(instrument)
+        connection.execute_wrappers.insert(0, instrument)

@@ -6,7 +6,12 @@ import logging
 import pytest
 from django.db import connection
 
-from core.db.instrument import fingerprint, instrument, tally_queries
+from core.db.instrument import (
+    fingerprint,
+    instrument,
+    tally_queries,
+    watch_connection,
+)
 from core.logs import JsonFormatter
 from tests.conftest import make_books
 
@@ -86,3 +91,17 @@ def test_a_negative_threshold_turns_the_log_off(settings, caplog):
     ):
         cursor.execute("SELECT 1")
     assert not caplog.records
+
+
+def test_a_connection_made_inside_a_wrapper_block_leaves_that_block_intact():
+    """A pooled connection is created again mid-request, inside Server-Timing's
+    ``execute_wrapper()`` block, which pops the last wrapper when it ends."""
+
+    def timer(execute, sql, params, many, context):
+        return execute(sql, params, many, context)
+
+    connection.execute_wrappers.remove(instrument)
+    with connection.execute_wrapper(timer):
+        watch_connection(connection)  # what connection_created does
+    assert timer not in connection.execute_wrappers
+    assert connection.execute_wrappers.count(instrument) == 1
