@@ -11,7 +11,7 @@ PORT ?= 8000
 BENCH_REPORT ?= bench-report.html
 export BENCH_REPORT
 
-.PHONY: help run test lint format bench perf seed serve migrations-check collectstatic worker clean
+.PHONY: help run test lint format bench perf perf-asgi seed serve migrations-check collectstatic worker clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets and the knobs (make VAR=value)
@@ -70,8 +70,12 @@ bench: $(STATIC_MANIFEST) ## audit every endpoint, tuned vs naive, with the budg
 # Throughput under gunicorn (config/gunicorn.py, 2 workers x 4 threads by default) with
 # wrk: every ladder rung, the cache hit, a 304 and the token path, in interleaved
 # rounds, with ratios to the raw rung and the ceiling. A benchmark: CI never runs it.
+# PERF_WORKER=asgi (or `make perf-asgi`) serves config.asgi with uvicorn workers
+# instead: the async rung beside the values rung, over ASGI.
 PERF_PORT ?= 8090
 PERF_ARGS ?=
+PERF_WORKER ?= wsgi
+PERF_APP = $(if $(filter asgi,$(PERF_WORKER)),-k uvicorn_worker.UvicornWorker config.asgi,config.wsgi)
 PERF_ENV = $(SERVE_ENV) LOAD_TEST=true API_THROTTLE_ANON=1000000000/min \
 	API_THROTTLE_USER=1000000000/min LOG_LEVEL=WARNING CACHE_WARM_AFTER_WRITES=false
 perf: $(STATIC_MANIFEST) ## wrk under gunicorn: every ladder rung, the hit, a 304, the token path (needs wrk)
@@ -80,12 +84,15 @@ perf: $(STATIC_MANIFEST) ## wrk under gunicorn: every ladder rung, the hit, a 30
 	$(SERVE_ENV) $(PY) manage.py seed --books $(SEED_BOOKS) --if-empty
 	$(PERF_ENV) HOST=127.0.0.1 PORT=$(PERF_PORT) \
 		GUNICORN_WORKERS=$${GUNICORN_WORKERS:-2} GUNICORN_THREADS=$${GUNICORN_THREADS:-4} \
-		$(BIN)/gunicorn -c config/gunicorn.py config.wsgi --daemon --pid .perf.pid \
+		$(BIN)/gunicorn -c config/gunicorn.py $(PERF_APP) --daemon --pid .perf.pid \
 		--access-logfile /dev/null
 	@$(PY) -c "import socket,time; [time.sleep(0.2) for _ in range(100) \
 		if socket.socket().connect_ex(('127.0.0.1', $(PERF_PORT)))]"
 	$(PERF_ENV) $(PY) manage.py perf --url http://127.0.0.1:$(PERF_PORT) $(PERF_ARGS); \
 		status=$$?; kill $$(cat .perf.pid); rm -f .perf.pid; exit $$status
+
+perf-asgi:
+	$(MAKE) perf PERF_WORKER=asgi
 
 # Production-like, locally: DEBUG off, hashed + compressed static files, gunicorn
 # (config/gunicorn.py). The key below is for this machine only; deployments set their own.

@@ -16,7 +16,7 @@ NAIVE_PREFIX = "naive-"
 NAMES = {
     "api:api-root": "api.root",
     # The optimisation ladder (api/ladder.py): ladder.books.naive ... ladder.books.raw
-    **{f"api:ladder-books-{rung}": f"ladder.books.{rung}" for rung in ladder.RUNGS},
+    **{f"api:ladder-books-{rung}": f"ladder.books.{rung}" for rung in ladder.ALL_RUNGS},
     "api:ladder-ceiling": "ladder.ceiling",
 }
 
@@ -35,7 +35,7 @@ VARIANTS = {
 # clients meet it: a cache hit, a 304, and a token client (never served from cache).
 PERF = {
     "ceiling": {"path": "/api/ladder/ceiling/", "floor": True},
-    **{rung: {"path": f"/api/ladder/{rung}/books/"} for rung in ladder.RUNGS},
+    **{rung: {"path": f"/api/ladder/{rung}/books/"} for rung in ladder.ALL_RUNGS},
     "tuned, token (uncached)": {"path": "/api/books/", "auth": True},
     "cached (hit)": {"path": "/api/books/"},
     "304": {"path": "/api/books/", "conditional": True},

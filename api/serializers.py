@@ -189,10 +189,16 @@ class BookListSerializer(serializers.ModelSerializer):
         }
 
 
-def book_list_items(rows: list[dict[str, Any]], context: dict) -> list[dict[str, Any]]:
+def book_list_items(
+    rows: list[dict[str, Any]],
+    context: dict,
+    genres: dict[int, list[dict]] | None = None,
+) -> list[dict[str, Any]]:
     """``BookListSerializer``'s JSON for ``for_list_rows()`` dicts, plus one query for
-    their genres: the tuned list's path, with no model instance anywhere."""
-    genres = genres_by_book([row["id"] for row in rows])
+    their genres (unless ``genres_by_book()``'s result is given): the tuned list's
+    path, with no model instance anywhere."""
+    if genres is None:
+        genres = genres_by_book([row["id"] for row in rows])
     book_url = url_template(context, "api:book-detail")
     author_url = url_template(context, "api:author-detail")
     return [

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import ladder
+from api.export import BookExportView
 from api.routers import router
 from api.viewsets import CatalogueStatsView
 
@@ -32,5 +33,12 @@ urlpatterns = [
         )
         for rung in ladder.RUNGS
     ),
+    path(
+        "ladder/async/books/",
+        ladder.ladder_books_async,
+        name=f"ladder-books-{ladder.ASYNC_RUNG}",
+    ),
+    # Before the router's routes: a fixed path, never a book id.
+    path("books/export.ndjson", BookExportView.as_view(), name="book-export"),
     *router.urls,
 ]

@@ -43,6 +43,14 @@ on the tool. Every name is optional:
     How to start the server so that it throttles no one: ``bench --url`` stops at
     the first 429 and prints this.
 
+``OPERATIONS = {"reprice.bulk_update": prepare_bulk_update}``
+    Writes worth measuring. Each value is a zero-argument function that prepares
+    the work (reads the rows, builds the input) and returns the zero-argument
+    callable to measure, which may return the number of rows it changed. bench runs
+    both in a transaction it rolls back, counts the callable's queries and times
+    it; the results are their own table and the ``"operations"`` list of
+    ``--json``. ``--scenario`` globs select operations by name too.
+
 ``PERF = {"raw": {"path": "/api/ladder/raw/books/", "floor": True}}``
     Targets for ``manage.py perf`` (wrk under a running server, interleaved rounds):
     ``path``, optional ``"auth": True`` (sends ``PERF_HEADERS``), ``"conditional":

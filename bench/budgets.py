@@ -3,9 +3,11 @@
 Budgets are project data, not part of this app: a TOML file named by ``--budget PATH``,
 and by the ``BENCH_BUDGETS`` setting for code that wants the project's own (tests that
 assert a scenario's budget). Each ``[[budget]]`` names a scenario glob and any of
-``max_queries``, ``max_duplicates`` and ``max_p95_ms``; every matching entry applies.
-Entries apply to the tuned variant unless ``variant`` says otherwise, and to both cache
-modes unless ``cache`` says otherwise.
+``max_queries``, ``max_duplicates``, ``max_p95_ms`` and ``max_ttfb_ms`` (the median
+time to the first byte of a streamed body); every matching entry applies, less the
+scenarios its optional ``exclude`` globs name. Entries apply to the tuned variant
+unless ``variant`` says otherwise, and to both cache modes unless ``cache`` says
+otherwise.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ LIMITS = {
     "max_queries": "queries",
     "max_duplicates": "duplicate_queries",
     "max_p95_ms": "p95_ms",
+    "max_ttfb_ms": "ttfb_ms",
 }
-TIMING_LIMITS = {"max_p95_ms"}
+TIMING_LIMITS = {"max_p95_ms", "max_ttfb_ms"}
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,13 @@ class Budget:
     max_queries: int | None = None
     max_duplicates: int | None = None
     max_p95_ms: float | None = None
+    max_ttfb_ms: float | None = None
+    exclude: tuple[str, ...] = ()  # globs of scenarios this entry leaves alone
 
     def applies(self, name: str, variant: str, cache: str) -> bool:
         return (
             fnmatch.fnmatchcase(name, self.scenario)
+            and not any(fnmatch.fnmatchcase(name, glob) for glob in self.exclude)
             and fnmatch.fnmatchcase(variant, self.variant)
             and fnmatch.fnmatchcase(cache, self.cache)
         )
@@ -76,10 +82,13 @@ def load(path: Path | str | None = None) -> list[Budget]:
         data = tomllib.load(handle)
     budgets = []
     for entry in data.get("budget", []):
-        unknown = set(entry) - {"scenario", "variant", "cache", *LIMITS}
+        unknown = set(entry) - {"scenario", "variant", "cache", "exclude", *LIMITS}
         if unknown or "scenario" not in entry:
             raise ValueError(f"{path}: bad budget entry {entry!r} (unknown {unknown})")
-        budgets.append(Budget(**entry))
+        exclude = entry.pop("exclude", [])
+        if not isinstance(exclude, list):
+            raise ValueError(f"{path}: exclude is a list of globs in {entry!r}")
+        budgets.append(Budget(**entry, exclude=tuple(exclude)))
     return budgets
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import zlib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpResponseBase
@@ -47,18 +49,48 @@ def make_client() -> Client:
     )
 
 
-def body_of(response: HttpResponseBase) -> tuple[bytes, int]:
-    """The uncompressed body and the size of its gzip encoding."""
-    raw = (
-        b"".join(response.streaming_content) if response.streaming else response.content
+def _streamed(
+    response: HttpResponseBase, first_byte: Callable[[], None] | None
+) -> tuple[bytes, int]:
+    """Read a streaming body as it is produced; ``first_byte()`` is called when the
+    first byte of content arrives (a gzip stream's header alone is not content)."""
+    decoder = (
+        zlib.decompressobj(wbits=31)
+        if response.get("Content-Encoding") == "gzip"
+        else None
     )
+    parts, size = [], 0
+    for chunk in response.streaming_content:
+        size += len(chunk)
+        data = decoder.decompress(chunk) if decoder else chunk
+        if data and first_byte is not None:
+            first_byte()
+            first_byte = None
+        parts.append(data)
+    if decoder:
+        parts.append(decoder.flush())
+    body = b"".join(parts)
+    return body, size if decoder else len(gzip.compress(body, compresslevel=6))
+
+
+def body_of(
+    response: HttpResponseBase, first_byte: Callable[[], None] | None = None
+) -> tuple[bytes, int]:
+    """The uncompressed body and the size of its gzip encoding."""
+    if response.streaming:
+        return _streamed(response, first_byte)
+    raw = response.content
     if response.get("Content-Encoding") == "gzip":
         return gzip.decompress(raw), len(raw)
     return raw, len(gzip.compress(raw, compresslevel=6))
 
 
-def fetch(client: Client, path: str) -> tuple[HttpResponseBase, bytes, int]:
-    """GET ``path`` as the next visitor: (response, uncompressed body, gzip bytes)."""
+def fetch(
+    client: Client, path: str, first_byte: Callable[[], None] | None = None
+) -> tuple[HttpResponseBase, bytes, int]:
+    """GET ``path`` as the next visitor: (response, uncompressed body, gzip bytes).
+
+    For a streaming response ``first_byte()`` marks the first byte of content."""
     response = client.get(path, **visitor())
-    body, gzip_bytes = body_of(response)
+    body, gzip_bytes = body_of(response, first_byte)
     return response, body, gzip_bytes

@@ -20,7 +20,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import module_has_submodule
 
 MODULE = "bench"  # the submodule looked for in every app, like "admin"
-MERGED = ("NAMESPACES", "NAMES", "VARIANTS", "PICKS", "DATASET", "PERF")
+MERGED = (
+    "NAMESPACES",
+    "NAMES",
+    "VARIANTS",
+    "PICKS",
+    "DATASET",
+    "PERF",
+    "OPERATIONS",
+)
 COLLECTED = ("NAIVE_PREFIX", "CLEAR_CACHE", "RESEED", "PERF_HEADERS", "LOAD_TEST_HINT")
 KNOWN = frozenset(MERGED + COLLECTED)
 
@@ -40,6 +48,10 @@ class Declarations:
     perf: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> target
     perf_headers: tuple[Callable[[], dict[str, str]], ...] = ()
     load_test_hints: tuple[str, ...] = ()  # how to start a server that never throttles
+    # name -> prepare(): returns the callable to measure (bench.operations)
+    operations: dict[str, Callable[[], Callable[[], object]]] = field(
+        default_factory=dict
+    )
     sources: tuple[str, ...] = ()  # the modules read, for messages
 
     def untuned(self, local_name: str) -> tuple[str, bool]:
@@ -96,7 +108,7 @@ def _check(module: ModuleType) -> dict[str, Any]:
         for name in ("CLEAR_CACHE", "RESEED", "PERF_HEADERS")
         if name in public
     }
-    for table in ("PICKS", "DATASET"):
+    for table in ("PICKS", "DATASET", "OPERATIONS"):
         functions.update(
             {f"{table}[{k!r}]": v for k, v in public.get(table, {}).items()}
         )
@@ -131,5 +143,6 @@ def declarations() -> Declarations:
         perf=merged["PERF"],
         perf_headers=tuple(collected["PERF_HEADERS"]),
         load_test_hints=tuple(dict.fromkeys(collected["LOAD_TEST_HINT"])),
+        operations=merged["OPERATIONS"],
         sources=tuple(sources),
     )

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from bench.budgets import Breach
 from bench.explain import Finding
+from bench.operations import OperationResult
 from bench.runner import CACHE_MODES, Result, Step
 
 
@@ -568,3 +569,48 @@ def http_table(
             style=None if tuned else "yellow",
         )
     return table
+
+
+def operations_table(results: list[OperationResult]) -> Table:
+    """The declared write operations (rolled back): queries, rows, p50/p95, and each
+    one's p50 against the fastest."""
+    table = Table(
+        title="write operations (each in a transaction bench rolls back)",
+        title_justify="left",
+    )
+    table.add_column("operation")
+    for column in ("queries", "rows", "p50 ms", "p95 ms", "× fastest", "runs"):
+        table.add_column(column, justify="right")
+    fastest = min((r.p50_ms for r in results if r.p50_ms), default=None)
+    for result in results:
+        p50 = result.p50_ms
+        table.add_row(
+            result.name,
+            "-" if result.error else str(result.queries),
+            "-" if result.rows is None else f"{result.rows:,}",
+            _ms(p50),
+            _ms(result.p95_ms),
+            f"{p50 / fastest:.1f}" if p50 and fastest else "-",
+            str(result.runs),
+            style="red" if result.error else None,
+        )
+    return table
+
+
+def stream_lines(results: list[Result]) -> list[tuple[str, str]]:
+    """Streamed bodies: time to the first byte beside time to the last, which the
+    table's p50 is (a streamed body is measured until it ends)."""
+    lines = []
+    for result in results:
+        if result.ttfb_ms is None:
+            continue
+        lines.append(
+            (
+                "",
+                f"streamed: {result.name} [{result.variant}, {result.cache}] first "
+                f"byte p50 {_ms(result.ttfb_ms)} ms, whole body p50 "
+                f"{_ms(result.p50_ms)} ms, {_kb(result.bytes)} KB "
+                f"({_kb(result.gzip_bytes)} gzip)",
+            )
+        )
+    return lines

@@ -59,6 +59,7 @@ class Result:
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
+    ttfb_ms: float | None = None  # p50 time to the first byte: streamed bodies only
     runs: int = 0
     noisy: bool = False
     bytes: int = 0
@@ -100,6 +101,7 @@ class Result:
             "bytes": self.bytes,
             "gzip_bytes": self.gzip_bytes,
             "p99_ms": _r(self.p99_ms),
+            "ttfb_ms": _r(self.ttfb_ms),
             "runs": self.runs,
             "noisy": self.noisy,
             "path": self.scenario.path,
@@ -261,13 +263,18 @@ def _runs_for(first_ms: float, repeat: int | None) -> int:
     return max(AUTO_MIN_RUNS, min(AUTO_MAX_RUNS, wanted))
 
 
-def _timed_request(client: Client, result: Result, clear: Callable[[], None]) -> float:
-    """One uninstrumented request in ms; a cold one clears the caches first."""
+def _timed_request(
+    client: Client, result: Result, clear: Callable[[], None]
+) -> tuple[float, float | None]:
+    """One uninstrumented request: (ms to the end of the body, ms to its first byte
+    when it is streamed, else None). A cold one clears the caches first."""
     if result.cache == "cold":
         clear()
+    first: list[float] = []
     started = time.perf_counter()
-    fetch(client, result.scenario.path)
-    return (time.perf_counter() - started) * 1000
+    fetch(client, result.scenario.path, lambda: first.append(time.perf_counter()))
+    total = (time.perf_counter() - started) * 1000
+    return total, (first[0] - started) * 1000 if first else None
 
 
 def time_pair(
@@ -282,21 +289,26 @@ def time_pair(
     burst of load on the machine hits both alike and their ratio stays honest.
     Nothing is instrumented here.
     """
-    runs, samples = {}, {}
+    runs, samples, firsts = {}, {}, {}
     for result in pair:
         if result.cache == "warm":
             _timed_request(client, result, clear)  # prime
-        first = _timed_request(
+        first, _ = _timed_request(
             client, result, clear
         )  # warm-up: templates, plans, pools
         runs[id(result)] = _runs_for(first, repeat)
-        samples[id(result)] = []
+        samples[id(result)], firsts[id(result)] = [], []
     for index in range(max(runs.values())):
         for result in pair:
             if index < runs[id(result)]:
-                samples[id(result)].append(_timed_request(client, result, clear))
+                total, ttfb = _timed_request(client, result, clear)
+                samples[id(result)].append(total)
+                if ttfb is not None:
+                    firsts[id(result)].append(ttfb)
     for result in pair:
         taken = samples[id(result)]
+        if firsts[id(result)]:
+            result.ttfb_ms = statistics.median(firsts[id(result)])
         result.runs = len(taken)
         cuts = percentiles(taken)
         result.p50_ms, result.p95_ms, result.p99_ms = cuts[50], cuts[95], cuts[99]

@@ -5,9 +5,13 @@ Read by the bench app, which finds this module the way the admin finds ``admin.p
 imports bench, so the tool can be removed without touching this app.
 """
 
-from django.db.models import Count, Model
+from collections.abc import Callable
+from decimal import Decimal
 
-from books import seeding
+from django.db.models import Count, Model
+from django.utils import timezone
+
+from books import seeding, services
 from books.cache import warming
 from books.models import Author, Book, Genre, Review
 
@@ -101,3 +105,47 @@ def reseed(size: int) -> None:
 
 
 RESEED = reseed
+
+
+# --- Write operations: three ways to reprice 1,000 books (bench rolls each back) ------
+
+
+def _repricing(rows: int = 1000) -> tuple[list[Book], dict[int, Decimal]]:
+    """The first ``rows`` books by id, and a new price for each (one cent more)."""
+    books = list(Book.objects.order_by("pk").only("pk", "price", "updated")[:rows])
+    return books, {book.pk: book.price + Decimal("0.01") for book in books}
+
+
+def reprice_by_save() -> Callable[[], int]:
+    """One ``save(update_fields=...)`` per book: an UPDATE round trip per row."""
+    books, prices = _repricing()
+
+    def run() -> int:
+        for book in books:
+            book.price = prices[book.pk]
+            book.save(update_fields=["price", "updated"])
+        return len(books)
+
+    return run
+
+
+def reprice_by_bulk_update() -> Callable[[], int]:
+    """``bulk_update()``: one UPDATE whose SET is a CASE WHEN id = ... per row."""
+    books, prices = _repricing()
+    now = timezone.now()
+    for book in books:
+        book.price, book.updated = prices[book.pk], now
+    return lambda: Book.objects.bulk_update(books, ["price", "updated"])
+
+
+def reprice_in_one_statement() -> Callable[[], int]:
+    """``services.book_reprice()``: one UPDATE joined to a VALUES list."""
+    _, prices = _repricing()
+    return lambda: services.book_reprice(prices=prices)
+
+
+OPERATIONS = {
+    "reprice.save": reprice_by_save,
+    "reprice.bulk_update": reprice_by_bulk_update,
+    "reprice.one_statement": reprice_in_one_statement,
+}

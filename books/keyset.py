@@ -163,16 +163,26 @@ class KeysetPage:
         self.cursor = cursor
         self.size = size
 
-    def fetch(self, limit: int) -> list[Any]:
-        """Up to ``limit`` rows from the cursor on, in walking order (reversed when
-        paging back). The one query; a subclass may run its own SQL instead."""
+    def _slice(self, limit: int) -> QuerySet[Any]:
+        """The page's query: up to ``limit`` rows from the cursor on, in walking
+        order (reversed when paging back)."""
         queryset, reverse = self.queryset, self.reverse
         if self.cursor is not None:
             queryset = queryset.filter(
                 keyset_condition(self.ordering, self.cursor.values, reverse)
             )
         order = [flip(f) for f in self.ordering] if reverse else self.ordering
-        return list(queryset.order_by(*order)[:limit])
+        return queryset.order_by(*order)[:limit]
+
+    def fetch(self, limit: int) -> list[Any]:
+        """The one query; a subclass may run its own SQL instead."""
+        return list(self._slice(limit))
+
+    async def aload(self) -> None:
+        """Run the page's query with the async ORM, so that ``rows`` and the cursors
+        need no query afterwards (for ``async def`` views)."""
+        rows = [row async for row in self._slice(self.size + 1)]
+        self.__dict__["_window"] = self._split(rows)
 
     @property
     def reverse(self) -> bool:
@@ -180,11 +190,13 @@ class KeysetPage:
 
     @cached_property
     def _window(self) -> tuple[list[Any], bool]:
-        reverse = self.reverse
-        rows = self.fetch(self.size + 1)
+        return self._split(self.fetch(self.size + 1))
+
+    def _split(self, rows: list[Any]) -> tuple[list[Any], bool]:
+        """(the page's rows in display order, whether more follow)."""
         more = len(rows) > self.size
         del rows[self.size :]
-        if reverse:
+        if self.reverse:
             rows.reverse()
         return rows, more
 

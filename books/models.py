@@ -298,12 +298,8 @@ LIST_COLUMNS = (
 )
 
 
-def genres_by_book(book_ids: list[int]) -> dict[int, list[dict]]:
-    """Each book's genres, by name, in one query (the through table joined to
-    Genre): ``{book_id: [{"id", "name", "slug"}, ...]}``."""
-    found: dict[int, list[dict]] = {}
-    if not book_ids:
-        return found
+def _genre_links(book_ids: list[int]) -> models.QuerySet:
+    """``(book_id, genre_id, name, slug)`` of the books' genres, by name."""
     links = _prototype(
         "genre_links",
         "default",
@@ -311,12 +307,29 @@ def genres_by_book(book_ids: list[int]) -> dict[int, list[dict]]:
             "book_id", "genre_id", "genre__name", "genre__slug"
         ),
     )
-    rows = links.filter(book_id__in=book_ids)
+    return links.filter(book_id__in=book_ids)
+
+
+def _by_book(rows) -> dict[int, list[dict]]:  # type: ignore[no-untyped-def]
+    found: dict[int, list[dict]] = {}
     for book_id, genre_id, name, slug in rows:
         found.setdefault(book_id, []).append(
             {"id": genre_id, "name": name, "slug": slug}
         )
     return found
+
+
+def genres_by_book(book_ids: list[int]) -> dict[int, list[dict]]:
+    """Each book's genres, by name, in one query (the through table joined to
+    Genre): ``{book_id: [{"id", "name", "slug"}, ...]}``."""
+    return _by_book(_genre_links(book_ids)) if book_ids else {}
+
+
+async def agenres_by_book(book_ids: list[int]) -> dict[int, list[dict]]:
+    """``genres_by_book()`` through the async ORM: the same one query."""
+    if not book_ids:
+        return {}
+    return _by_book([row async for row in _genre_links(book_ids)])
 
 
 class Book(models.Model):

@@ -10,15 +10,17 @@ and ``books.cache.freshness`` publishes it after the commit, whatever wrote.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
+from books.keyset import MAX_INT
 from books.models import Author, Book, Genre, Publisher, Review
 
 
@@ -173,3 +175,90 @@ def author_delete(*, author: Author) -> None:
             f"This author still has {count} book{'s' if count != 1 else ''}; "
             "delete them or give them another author first."
         ) from exc
+
+
+# --- Bulk repricing: one statement ----------------------------------------------------
+
+REPRICE_BATCH = 5000  # books per statement: 2 parameters each, far below either limit
+
+# The new prices travel as a VALUES list joined to the table: one UPDATE, one round
+# trip, one plan, whatever the count. PostgreSQL types the VALUES columns from the
+# casts; SQLite (>= 3.33 has UPDATE ... FROM) names them column1, column2.
+_REPRICE_SQL = {
+    "postgresql": (
+        "UPDATE {table} SET {price} = v.price, {updated} = %s "
+        "FROM (VALUES {rows}) AS v(id, price) WHERE {table}.{id} = v.id",
+        "(%s::bigint, %s::numeric)",
+    ),
+    "sqlite": (
+        "UPDATE {table} SET {price} = v.price, {updated} = %s "
+        "FROM (SELECT column1 AS id, column2 AS price FROM (VALUES {rows})) AS v "
+        "WHERE {table}.{id} = v.id",
+        "(%s, %s)",
+    ),
+}
+
+
+def _clean_prices(prices: Mapping[int, Decimal]) -> list[tuple[int, Decimal]]:
+    """``(id, price)`` pairs checked as ``Book.price`` and its CHECK constraint check
+    them; every problem is collected into one ``ValidationError``."""
+    field = Book._meta.get_field("price")
+    cleaned, errors = [], []
+    for book_id, price in prices.items():
+        if isinstance(book_id, bool) or not isinstance(book_id, int):
+            errors.append(f"{book_id!r}: not a book id.")
+            continue
+        if not 1 <= book_id <= MAX_INT:
+            errors.append(f"{book_id!r}: not a book id.")
+            continue
+        if isinstance(price, float | bool) or not isinstance(price, Decimal | int):
+            errors.append(f"{book_id}: give the price as a Decimal, not {price!r}.")
+            continue
+        try:
+            value = field.clean(price, None)
+        except ValidationError as exc:
+            errors.extend(f"{book_id}: {message}" for message in exc.messages)
+            continue
+        if value <= 0:
+            errors.append(f"{book_id}: a price is greater than 0.")
+            continue
+        cleaned.append((book_id, value))
+    if errors:
+        raise ValidationError({"prices": errors})
+    return cleaned
+
+
+def book_reprice(*, prices: Mapping[int, Decimal]) -> int:
+    """Set many books' prices (and ``updated``) atomically, one UPDATE per 5,000 books.
+
+    ``prices`` maps book id to price (> 0, at most 2 decimal places); any bad entry
+    is a ``ValidationError`` and nothing is written. Ids that match no book are
+    skipped: the return value is the number of books changed. The catalogue
+    version trigger runs inside the same statement, so caches see the new prices.
+    """
+    pairs = _clean_prices(prices)
+    if not pairs:
+        return 0
+    if connection.vendor not in _REPRICE_SQL:
+        raise NotSupportedError(f"book_reprice has no SQL for {connection.vendor}.")
+    template, row = _REPRICE_SQL[connection.vendor]
+    meta, quote = Book._meta, connection.ops.quote_name
+    price_field, updated_field = meta.get_field("price"), meta.get_field("updated")
+    now = updated_field.get_db_prep_save(timezone.now(), connection)
+    changed = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(pairs), REPRICE_BATCH):
+            batch = pairs[start : start + REPRICE_BATCH]
+            sql = template.format(
+                table=quote(meta.db_table),
+                price=quote(price_field.column),
+                updated=quote(updated_field.column),
+                id=quote(meta.pk.column),
+                rows=", ".join([row] * len(batch)),
+            )
+            params: list[Any] = [now]
+            for book_id, price in batch:
+                params += [book_id, price_field.get_db_prep_save(price, connection)]
+            cursor.execute(sql, params)
+            changed += cursor.rowcount
+    return changed

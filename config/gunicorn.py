@@ -11,6 +11,7 @@ and ``graceful_timeout`` stays inside the orchestrator's stop grace period (comp
 ``stop_grace_period`` is 40 s).
 """
 
+import glob
 import multiprocessing
 import os
 
@@ -37,6 +38,11 @@ backlog = _int("GUNICORN_BACKLOG", 2048)
 # gthread: a few processes for CPU parallelism, a few threads each to overlap database
 # and cache I/O. Each process opens its own psycopg pool (DB_POOL_MAX_SIZE, default 8),
 # so threads <= pool size, and workers x pool size must stay below max_connections.
+# ASGI: GUNICORN_WORKER_CLASS=uvicorn_worker.UvicornWorker with config.asgi. Threads
+# do not apply there: each request in flight gets its own thread for the sync stack,
+# unbounded, so the pool is what bounds database work (a request that waits past
+# DB_POOL_TIMEOUT for a connection is a 503); size DB_POOL_MAX_SIZE for the
+# concurrency one worker should carry.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", _cores * 2 + 1))
 threads = _int("GUNICORN_THREADS", 4)
@@ -120,6 +126,30 @@ proc_name = "bookshelf"
 # service instead of the software that serves it (the version, gunicorn/<version>,
 # only ever reaches the app's environ as SERVER_SOFTWARE).
 gunicorn.http.wsgi.SERVER = os.environ.get("GUNICORN_SERVER_HEADER") or "bookshelf"
+
+# --- Prometheus, several workers ------------------------------------------------------
+# With PROMETHEUS_MULTIPROC_DIR set, each worker writes its metrics to files there and
+# /metrics adds up every live worker's (core/metrics.py). Files left by an earlier run
+# would be read as live workers' values, so the directory is emptied at start; a
+# worker that exits is marked dead so its gauges leave the sums.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+_METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    if _metrics_dir:
+        os.makedirs(_metrics_dir, exist_ok=True)
+        for pattern in _METRIC_FILES:
+            for stale in glob.glob(os.path.join(_metrics_dir, pattern)):
+                os.remove(stale)
+
+
+def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
 
 # gunicorn's runtime control socket (gunicornc) defaults to one fixed path per user, so
 # two instances on a host would fight over it; on only when given a path.

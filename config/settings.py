@@ -55,6 +55,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every response (even a 400 for a bad Host) carries the request id.
     "core.middleware.RequestIDMiddleware",
+    # Latency, queries and cache results by view for /metrics; names the view for
+    # slow-query log lines. Outside everything else, cache hits included.
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside everything that renders HTML (the toolbar included), so the header it
     # writes carries the nonce of any template that asked for one.
@@ -223,6 +226,10 @@ if DATABASE_REPLICA_URLS:
         "core.db.middleware.ReplicaMiddleware",
     )
 
+# A statement this slow (ms) is logged to core.db.slow with its fingerprint, view and
+# request id (core/db/instrument.py); below 0 turns it off.
+SLOW_QUERY_MS = env.float("SLOW_QUERY_MS", default=200.0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
@@ -377,6 +384,12 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
+# Who may read /metrics besides staff: addresses or networks (comma separated), for
+# a Prometheus that scrapes directly (a request relayed by a proxy never qualifies).
+METRICS_ALLOWED_IPS = env.list(
+    "METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else []
+)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 

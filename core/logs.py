@@ -14,6 +14,9 @@ from datetime import UTC, datetime
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default="-"
 )
+# The route name of the request being served ("api:book-list"), set by
+# core.metrics.MetricsMiddleware: slow-query lines and metrics say which view.
+view_var: contextvars.ContextVar[str] = contextvars.ContextVar("view", default="-")
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {

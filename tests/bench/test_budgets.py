@@ -163,3 +163,31 @@ def test_manage_py_bench_exits_1_on_a_breach(tmp_path):
 
     assert run.returncode == 1, run.stderr
     assert "api.books.list [tuned, cold]: queries 2 > 1" in run.stderr
+
+
+def test_exclude_leaves_the_named_scenarios_alone(tmp_path):
+    path = tmp_path / "b.toml"
+    path.write_text(
+        '[[budget]]\nscenario = "api.*"\nexclude = ["api.books.export"]\n'
+        "max_duplicates = 0\n"
+    )
+    [rule] = budgets.load(path)
+    row = {"variant": "tuned", "cache": "cold", "duplicate_queries": 3}
+
+    assert budgets.check([{**row, "name": "api.books.export"}], [rule]) == []
+    [breach] = budgets.check([{**row, "name": "api.books.list"}], [rule])
+    assert breach.metric == "duplicate_queries"
+
+
+def test_time_to_first_byte_is_a_timing_budget():
+    rule = budgets.Budget(scenario="api.books.export", max_ttfb_ms=100)
+    row = {
+        "name": "api.books.export",
+        "variant": "tuned",
+        "cache": "cold",
+        "ttfb_ms": 150.0,
+    }
+
+    [breach] = budgets.check([row], [rule])
+    assert (breach.metric, breach.actual) == ("ttfb_ms", 150.0)
+    assert budgets.check([row], [rule], timing=False) == []

@@ -113,8 +113,10 @@ def test_bench_never_writes_and_opens_no_savepoint(book_factory, run_bench):
         statements.append(sql.lstrip().upper())
         return execute(sql, params, many, context)
 
+    # Every scenario; the declared write operations run in transactions bench rolls
+    # back (tests/bench/test_operations.py).
     with connection.execute_wrapper(spy):
-        run_bench("--verbosity", "0")
+        run_bench("--verbosity", "0", "--scenario", "api.*", "page.*")
 
     assert len(statements) > 50  # the spy saw the whole run
     forbidden = ("INSERT", "UPDATE", "DELETE", "SAVEPOINT", "RELEASE")
@@ -251,3 +253,23 @@ def test_a_cold_row_finds_no_entry_and_a_warm_row_finds_them_all(
         assert cold["cache_gets"] >= 1 and cold["cache_hits"] == 0, cold
         assert cold["cache_state_reads"] >= 1 and cold["hit_ratio"] == 0
         assert warm["cache_hits"] == warm["cache_gets"] >= 1, warm
+
+
+def test_the_streamed_export_reports_its_time_to_first_byte(
+    book_factory, tmp_path, run_bench
+):
+    book_factory(3)
+    path = tmp_path / "bench.json"
+
+    out = run_bench(
+        "--scenario", "api.books.export", "api.books.list", "--json", str(path)
+    )
+
+    rows = {
+        (r["name"], r["cache"]): r for r in json.loads(path.read_text())["scenarios"]
+    }
+    export = rows[("api.books.export", "cold")]
+    assert export["status"] == 200 and export["queries"] == 2
+    assert 0 < export["ttfb_ms"] <= export["p99_ms"]
+    assert rows[("api.books.list", "cold")]["ttfb_ms"] is None
+    assert "streamed: api.books.export" in out

@@ -77,3 +77,17 @@ def test_sizes_needs_a_declared_reseed(settings):
 
     with pytest.raises(CommandError, match="RESEED"):
         call_command("bench", "--sizes", "5", stdout=StringIO())
+
+
+def test_operations_are_merged_and_must_be_callable(monkeypatch):
+    declared = registry.declarations()
+    assert set(declared.operations) == {
+        "reprice.save",
+        "reprice.bulk_update",
+        "reprice.one_statement",
+    }
+
+    broken = _module("broken.bench", OPERATIONS={"reprice.x": "not callable"})
+    monkeypatch.setattr(registry, "modules", lambda: [broken])
+    with pytest.raises(ImproperlyConfigured, match=r"OPERATIONS\['reprice.x'\]"):
+        registry.declarations()

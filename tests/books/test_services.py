@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from books import services
 from books.models import Author, Book, Review, isbn13_check_digit
@@ -189,3 +191,106 @@ def test_author_delete_with_books_is_a_conflict():
     with pytest.raises(services.Conflict, match="still has 1 book;"):
         services.author_delete(author=author)
     assert Author.objects.filter(pk=author.pk).exists()
+
+
+# --- book_reprice: one statement ------------------------------------------------------
+
+
+def _prices(books: list[Book]) -> dict[int, Decimal]:
+    return {book.pk: Decimal(f"{10 + i}.{i % 100:02d}") for i, book in enumerate(books)}
+
+
+def _current_prices() -> dict[int, Decimal]:
+    return dict(Book.objects.values_list("pk", "price"))
+
+
+def test_book_reprice_gives_what_bulk_update_gives():
+    books = BookFactory.create_batch(30)
+    prices = _prices(books[:25])
+    with transaction.atomic():
+        for book in books[:25]:
+            book.price = prices[book.pk]
+        assert Book.objects.bulk_update(books[:25], ["price"]) == 25
+        expected = _current_prices()
+        transaction.set_rollback(True)
+
+    assert services.book_reprice(prices=prices) == 25
+
+    assert _current_prices() == expected
+    assert expected[books[0].pk] == Decimal("10.00")  # the prices did change
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    """The SQL sent, less the SAVEPOINTs ``atomic()`` adds inside a test's transaction
+    (outside one it is a plain transaction: no statement of its own)."""
+    sqls = [query["sql"] for query in captured.captured_queries]
+    return [sql for sql in sqls if "SAVEPOINT" not in sql]
+
+
+def test_book_reprice_is_one_statement():
+    books = BookFactory.create_batch(40)
+    with CaptureQueriesContext(connection) as captured:
+        services.book_reprice(prices=_prices(books))
+    [sql] = _statements(captured)
+    assert sql.startswith('UPDATE "books_book" SET') and "FROM (" in sql
+
+
+def test_book_reprice_batches_very_large_maps(monkeypatch):
+    books = BookFactory.create_batch(5)
+    monkeypatch.setattr(services, "REPRICE_BATCH", 2)
+    with CaptureQueriesContext(connection) as captured:
+        assert services.book_reprice(prices=_prices(books)) == 5
+    assert len(_statements(captured)) == 3
+    assert _current_prices() == _prices(books)
+
+
+def test_book_reprice_touches_updated_and_skips_unknown_ids():
+    book, other = BookFactory.create_batch(2)
+    before = Book.objects.get(pk=book.pk).updated
+
+    assert services.book_reprice(prices={book.pk: Decimal("7.50"), 10**9: 1}) == 1
+
+    book.refresh_from_db()
+    assert book.price == Decimal("7.50") and book.updated > before
+    assert Book.objects.get(pk=other.pk).price == other.price
+
+
+def test_book_reprice_of_nothing_runs_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert services.book_reprice(prices={}) == 0
+
+
+def test_book_reprice_moves_the_catalogue_version(django_capture_on_commit_callbacks):
+    from books.cache import freshness
+
+    book = BookFactory()
+    before = freshness.read_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.book_reprice(prices={book.pk: Decimal("3.00")})
+    assert freshness.read_version() > before
+    assert freshness.generation() == freshness.read_version()
+
+
+@pytest.mark.parametrize(
+    ("book_id", "price"),
+    [
+        (1, Decimal("0")),
+        (1, Decimal("-1.00")),
+        (1, Decimal("1.234")),
+        (1, Decimal("1000000.00")),  # max_digits 8
+        (1, Decimal("NaN")),
+        (1, 1.5),  # binary floats are not money
+        (1, "9.99"),
+        (0, Decimal("1.00")),
+        (True, Decimal("1.00")),
+        ("1", Decimal("1.00")),
+        (2**63, Decimal("1.00")),
+    ],
+)
+def test_book_reprice_validates_every_entry_and_writes_nothing(book_id, price):
+    book = BookFactory(pk=2)
+    prices = {book.pk: Decimal("5.00"), book_id: price}
+    with pytest.raises(ValidationError) as caught:
+        services.book_reprice(prices=prices)
+    assert list(caught.value.message_dict) == ["prices"]
+    assert Book.objects.get().price == book.price

@@ -31,7 +31,7 @@ from rich.text import Text
 from bench import budgets as budgetmod
 from bench import compare as comparemod
 from bench import explain as explainmod
-from bench import report
+from bench import operations, report
 from bench.client import make_client
 from bench.html_report import write_html
 from bench.loadtest import Throttled, check_loopback, load
@@ -240,6 +240,8 @@ class Command(BaseCommand):
 
         steps = self._measure_sizes(options, modes, sizes)
         if options["list"]:
+            for name in self._chosen_operations(options):
+                self.stdout.write(f"{name:32} write  (rolled back)")
             return
         last = steps[-1]
         if baseline is not None and options["scenario"]:
@@ -253,6 +255,9 @@ class Command(BaseCommand):
         )
         self._print_results(last, breaches)
         extra = self._extras(options, modes, steps)
+        measured = self._operations(options)
+        if measured:
+            extra["operations"] = [result.as_json() for result in measured]
         doc = report.document(last.dataset, last.results, breaches, extra)
         regressions: list[dict] = []
         if baseline is not None:
@@ -318,7 +323,7 @@ class Command(BaseCommand):
         picks = Dataset(self.declared.picks)
         scenarios, notes = discover(client, self.declared, picks)
         scenarios = select(scenarios, patterns)
-        if not scenarios:
+        if not scenarios and not operations.select(self.declared.operations, patterns):
             raise CommandError(
                 "No scenario matches; run with --list to see the scenario names."
             )
@@ -363,6 +368,24 @@ class Command(BaseCommand):
                 advance=advance,
             )
         return dataset, results, notes
+
+    def _chosen_operations(self, options: dict[str, Any]) -> dict:
+        return operations.select(self.declared.operations, options["scenario"])
+
+    def _operations(self, options: dict[str, Any]) -> list[operations.OperationResult]:
+        """The declared write operations, each in a rolled-back transaction."""
+        chosen = self._chosen_operations(options)
+        if not chosen:
+            return []
+        self._say(f"Operations: {len(chosen)}, each rolled back", level=2)
+        results = operations.measure(
+            chosen, repeat=options["repeat"], timing=not options["no_timing"]
+        )
+        self._print(report.operations_table(results))
+        self._print_lines(
+            [("red", f"{r.name} failed: {r.error}") for r in results if r.error]
+        )
+        return results
 
     def _extras(
         self, options: dict[str, Any], modes: tuple[str, ...], steps: list[Step]
@@ -542,7 +565,7 @@ class Command(BaseCommand):
             self.console.print(Text(line, style=style))
 
     def _print_results(self, step: Step, breaches: list[budgetmod.Breach]) -> None:
-        if not self.verbosity:
+        if not self.verbosity or not step.results:  # e.g. only operations selected
             return
         title = f"bench: {report.describe(step.dataset)}"
         table = report.build_table(
@@ -555,6 +578,7 @@ class Command(BaseCommand):
         self._print_lines(
             report.legend_lines(step.results, report.shown_columns(table))
         )
+        self._print_lines(report.stream_lines(step.results))
         self._print_n_plus_one(step.results)
         errors = {(r.name, r.variant): r.error for r in step.results if r.error}
         self._print_lines(
