@@ -91,7 +91,7 @@ perf: $(STATIC_MANIFEST) ## wrk under gunicorn: every ladder rung, the hit, a 30
 	$(PERF_ENV) $(PY) manage.py perf --url http://127.0.0.1:$(PERF_PORT) $(PERF_ARGS); \
 		status=$$?; kill $$(cat .perf.pid); rm -f .perf.pid; exit $$status
 
-perf-asgi:
+perf-asgi: ## make perf under uvicorn workers (ASGI), the async rung beside the sync ones
 	$(MAKE) perf PERF_WORKER=asgi
 
 # Production-like, locally: DEBUG off, hashed + compressed static files, gunicorn

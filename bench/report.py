@@ -588,8 +588,8 @@ def operations_table(results: list[OperationResult]) -> Table:
             result.name,
             "-" if result.error else str(result.queries),
             "-" if result.rows is None else f"{result.rows:,}",
-            _ms(p50),
-            _ms(result.p95_ms),
+            ms(p50),
+            ms(result.p95_ms),
             f"{p50 / fastest:.1f}" if p50 and fastest else "-",
             str(result.runs),
             style="red" if result.error else None,
@@ -608,9 +608,9 @@ def stream_lines(results: list[Result]) -> list[tuple[str, str]]:
             (
                 "",
                 f"streamed: {result.name} [{result.variant}, {result.cache}] first "
-                f"byte p50 {_ms(result.ttfb_ms)} ms, whole body p50 "
-                f"{_ms(result.p50_ms)} ms, {_kb(result.bytes)} KB "
-                f"({_kb(result.gzip_bytes)} gzip)",
+                f"byte p50 {ms(result.ttfb_ms)} ms, whole body p50 "
+                f"{ms(result.p50_ms)} ms, {kb(result.bytes)} KB "
+                f"({kb(result.gzip_bytes)} gzip)",
             )
         )
     return lines
