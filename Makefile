@@ -76,8 +76,10 @@ PERF_PORT ?= 8090
 PERF_ARGS ?=
 PERF_WORKER ?= wsgi
 PERF_APP = $(if $(filter asgi,$(PERF_WORKER)),-k uvicorn_worker.UvicornWorker config.asgi,config.wsgi)
-PERF_ENV = $(SERVE_ENV) LOAD_TEST=true API_THROTTLE_ANON=1000000000/min \
-	API_THROTTLE_USER=1000000000/min LOG_LEVEL=WARNING CACHE_WARM_AFTER_WRITES=false
+# No worker recycling while measuring (a restarting worker imports Django on the same
+# two cores), no throttles, no warm tasks.
+PERF_ENV = $(SERVE_ENV) LOAD_TEST=true GUNICORN_MAX_REQUESTS=0 LOG_LEVEL=WARNING \
+	CACHE_WARM_AFTER_WRITES=false
 perf: $(STATIC_MANIFEST) ## wrk under gunicorn: every ladder rung, the hit, a 304, the token path (needs wrk)
 	@command -v wrk >/dev/null || { echo "make perf needs wrk: apt-get install wrk"; exit 2; }
 	$(SERVE_ENV) $(PY) manage.py migrate --no-input --verbosity 0
