@@ -429,8 +429,42 @@ ALL_RUNGS = (*RUNGS, ASYNC_RUNG)
 
 @require_safe
 def ceiling(request: HttpRequest) -> HttpResponse:
-    """Constant JSON through the same middleware stack, no database: the ceiling."""
+    """Constant JSON through the same middleware stack, no database: the ceiling.
+
+    The body is a book-list page of the default size (20 items, the same shape and
+    about the same bytes as /api/books/'s first page), so a cache hit, which sends such
+    a page, is compared with the framework sending the same amount of JSON.
+    """
     return HttpResponse(CEILING, content_type="application/json")
 
 
-CEILING = orjson.dumps({"next": None, "previous": None, "results": []})
+def _constant_item(n: int) -> dict[str, Any]:
+    return {
+        "id": n,
+        "url": f"http://localhost/api/books/{n}/",
+        "title": f"A Constant Title Number {n} of the Ceiling",
+        "isbn": "9780000000002",
+        "published": "2001-05-01",
+        "pages": 320,
+        "price": "12.99",
+        "author": {
+            "id": n,
+            "name": "Constance Ceiling",
+            "url": f"http://localhost/api/authors/{n}/",
+        },
+        "publisher": {"id": 1, "name": "Fixed Press"},
+        "genres": [
+            {"id": 1, "name": "Fantasy", "slug": "fantasy"},
+            {"id": 2, "name": "Science Fiction", "slug": "science-fiction"},
+        ],
+        "rating": {"average": 4.2, "count": 17},
+    }
+
+
+CEILING = orjson.dumps(
+    {
+        "next": "http://localhost/api/ladder/ceiling/?cursor=constant",
+        "previous": None,
+        "results": [_constant_item(n) for n in range(1, PAGE.page_size + 1)],
+    }
+)
