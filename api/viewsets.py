@@ -206,6 +206,7 @@ class BookViewSet(
         context = self.get_serializer_context()
         if request.method == "POST":
             data = self.validated(ReviewWriteSerializer)
+            assert request.user.is_authenticated  # the permission: only users POST
             review = services.review_add(book=book, user=request.user, **data)
             body = ReviewSerializer(review, context=context).data
             return Response(body, status=status.HTTP_201_CREATED)

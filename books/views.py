@@ -84,7 +84,7 @@ class Pager:
     def object_list(self) -> list[Book]:
         return self.page.rows
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.page)
 
     @property
@@ -128,7 +128,7 @@ class BookListView(CachedPageMixin, ListView):
     def get_queryset(self) -> QuerySet[Book]:
         return Book.objects.for_list().filter_by(self.filters)
 
-    def paginate_queryset(self, queryset, page_size):  # type: ignore[no-untyped-def]
+    def paginate_queryset(self, queryset, page_size):
         encoded = self.request.GET.get("cursor") or None
         try:
             cursor = encoded and decode_cursor(encoded, self.filters.ordering, Book)
