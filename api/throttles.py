@@ -20,7 +20,7 @@ Anonymous cache hits never reach a throttle at all (see ``books.cache.middleware
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from rest_framework import throttling
@@ -41,7 +41,7 @@ return count
 
 def _count(key: str, window: int) -> int:
     """This window's hits for ``key``, this one included: one round trip."""
-    client = getattr(cache, "client", None)
+    client: Any = getattr(cache, "client", None)  # django-redis's, if configured
     if hasattr(client, "get_client"):
         try:
             raw = client.get_client(write=True)
@@ -98,5 +98,7 @@ class ScopedRateThrottle(FixedWindowMixin, throttling.ScopedRateThrottle):
         if not self.scope:
             return True
         self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        # (None, None) for a rate of None (unlimited), as DRF's own __init__ sets
+        # them; djangorestframework-stubs type both attributes int.
+        self.num_requests, self.duration = self.parse_rate(self.rate)  # type: ignore[assignment]
         return super().allow_request(request, view)

@@ -47,10 +47,16 @@ class Rating(TypedDict):
     rating_count: int
 
 
-class RecentReviews(TypedDict):
-    """``BookQuerySet.for_detail()``'s ``to_attr`` prefetch."""
+class BookDetail(Rating):
+    """``BookQuerySet.for_detail()``: the rating and a ``to_attr`` prefetch."""
 
     recent_reviews: list[Review]
+
+
+class RecentBooks(TypedDict):
+    """Set by the author detail views: ``BookQuerySet.for_author()[:n]``."""
+
+    recent_books: list[Book]
 
 
 RECENT_REVIEWS = 5
