@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # rest_framework.views imports this module (via its settings)
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
+    _RateThrottle = throttling.SimpleRateThrottle  # what FixedWindowMixin extends
+else:
+    _RateThrottle = object
+
 
 _INCR_WITH_TTL = """
 local count = redis.call('INCR', KEYS[1])
@@ -56,7 +60,7 @@ def _count(key: str, window: int) -> int:
         return 1
 
 
-class FixedWindowMixin:
+class FixedWindowMixin(_RateThrottle):
     """``allow_request`` as a fixed-window counter (one round trip), internal
     requests exempt."""
 
@@ -66,9 +70,9 @@ class FixedWindowMixin:
     def allow_request(self, request: Request, view: APIView) -> bool:
         if is_internal(request._request):
             return True
-        if self.rate is None:  # type: ignore[attr-defined]
+        if self.rate is None:
             return True
-        key = self.get_cache_key(request, view)  # type: ignore[attr-defined]
+        key = self.get_cache_key(request, view)
         if key is None:
             return True
         now = time.time()
