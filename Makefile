@@ -36,9 +36,10 @@ run: $(STAMP) ## dev server on HOST:PORT with DEBUG and the toolbar; seeds, adds
 test: $(STAMP) ## the test suite (PYTEST_ARGS; DATABASE_URL/REDIS_URL for PostgreSQL + Redis)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, makemigrations --check
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, makemigrations --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	SECRET_KEY=lint $(BIN)/mypy
 	SECRET_KEY=lint $(PY) manage.py makemigrations --check --dry-run
 
 format: $(STAMP) ## ruff --fix and ruff format

@@ -6,6 +6,8 @@ bench. The ``{placeholders}`` are filled from the picks that books/bench.py decl
 ``{deep_cursor}`` is bench's own (50 pages of 100 into the list).
 """
 
+from typing import Any
+
 from api import ladder
 
 NAMESPACES = {"api": "api"}
@@ -33,7 +35,7 @@ VARIANTS = {
 
 # `manage.py perf` (make perf): the ladder under wrk, the floors, and /api/books/ as
 # clients meet it: a cache hit, a 304, and a token client (never served from cache).
-PERF = {
+PERF: dict[str, dict[str, Any]] = {
     "ceiling": {"path": "/api/ladder/ceiling/", "floor": True},
     **{rung: {"path": f"/api/ladder/{rung}/books/"} for rung in ladder.ALL_RUNGS},
     "tuned, token (uncached)": {"path": "/api/books/", "auth": True},

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import ResolverMatch
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from api.renderers import ORJSONRenderer
 from books.cache import responses
@@ -21,8 +22,15 @@ from core.http import SAFE_METHODS, is_anonymous_request
 
 JSON_ACCEPTS = frozenset({"", "*/*", "application/json"})
 
+if TYPE_CHECKING:
+    from rest_framework.viewsets import GenericViewSet
 
-class CachedResponseMixin:
+    _ViewSet = GenericViewSet  # what the mixin is mixed into
+else:
+    _ViewSet = object
+
+
+class CachedResponseMixin(_ViewSet):
     """Serve anonymous JSON GETs (``list``, ``retrieve``, ...) from the shared cache.
 
     What is cached is the rendered body plus content headers, keyed by host, path,
@@ -61,8 +69,9 @@ class CachedResponseMixin:
         )
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)
         if self._is_cacheable(request):
+            assert request.method is not None  # a safe method, say _is_cacheable
             # The router bound the action to ``self.get``/``self.head``; wrap that
             # binding so it works whichever class in the MRO defines list/retrieve.
             method = request.method.lower()
@@ -79,7 +88,7 @@ class CachedResponseMixin:
         self, handler: Callable[..., Any], request: Request, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         def render() -> HttpResponse:
-            response = self.finalize_response(  # type: ignore[attr-defined]
+            response = self.finalize_response(
                 request, handler(request, *args, **kwargs), *args, **kwargs
             )
             return response.render()
@@ -87,15 +96,15 @@ class CachedResponseMixin:
         return responses.cached_response(
             request._request,
             render,
-            namespace=f"api.{self.basename}.{self.action}",  # type: ignore[attr-defined]
+            namespace=f"api.{self.basename}.{self.action}",
             variant=request.accepted_media_type,
             params=self.cache_params,
         )
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
-        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
         # Token-authenticated responses differ per token: no shared cache may mix them.
         patch_vary_headers(response, ("Authorization",))
         if not is_anonymous_request(request._request):

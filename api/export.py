@@ -18,7 +18,7 @@ are welcome and DRF's throttles apply. GZip compresses the stream when asked.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,7 +64,7 @@ def _snapshot(alias: str) -> Iterator[None]:
 
 def export_lines(
     filters: BookFilters, context: dict[str, Any], chunk: int | None = None
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """NDJSON, one bytes object per chunk of ``CHUNK`` books (2 queries each)."""
     chunk = chunk or CHUNK
     books = Book.objects.for_list_rows().filter_by(filters)
@@ -86,16 +86,22 @@ def export_lines(
             cursor = Cursor(tuple(rows[-1][name] for name in names), reverse=False)
 
 
-async def _one_at_a_time(lines: Iterator[bytes]) -> AsyncIterator[bytes]:
+def _next_chunk(lines: Generator[bytes, None, None]) -> bytes | None:
+    return next(lines, None)
+
+
+async def _one_at_a_time(
+    lines: Generator[bytes, None, None],
+) -> AsyncIterator[bytes]:
     """The same chunks for an ASGI server, each read in the request's own thread
     (where its database connection lives), the event loop free in between.
 
     Given a synchronous iterator, Django's ASGI handler would read it to the end
     into a list before sending a byte: the whole catalogue in memory.
     """
-    step = sync_to_async(next, thread_sensitive=True)
+    step = sync_to_async(_next_chunk, thread_sensitive=True)
     try:
-        while (chunk := await step(lines, None)) is not None:
+        while (chunk := await step(lines)) is not None:
             yield chunk
     finally:
         await sync_to_async(lines.close, thread_sensitive=True)()

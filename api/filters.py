@@ -35,7 +35,11 @@ def _schema(field: forms.Field) -> dict:
     if isinstance(field, forms.DateField):
         return {"type": "string", "format": "date"}
     if isinstance(field, forms.ChoiceField):
-        return {"type": "string", "enum": [value for value, _ in field.choices]}
+        # django-stubs type the getter as the setter's input; it returns (value,
+        # label) pairs, normalized.
+        choices = field.choices
+        return {"type": "string", "enum": [v for v, _ in choices]}  # type: ignore[misc,union-attr]
+    assert isinstance(field, forms.CharField)  # the form's other fields are text
     schema = {"type": "string", "maxLength": field.max_length}
     if isinstance(field, forms.SlugField):
         schema["pattern"] = r"^[-a-zA-Z0-9_]+$"

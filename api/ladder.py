@@ -21,9 +21,9 @@ the same stack with no database: the framework's ceiling.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from asgiref.sync import sync_to_async
@@ -45,6 +45,11 @@ from books.filters import BookFilters
 from books.keyset import Cursor, InvalidCursor, KeysetPage, decode_cursor, flip
 from books.models import Book, Genre, agenres_by_book
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from books.models import Rating
+
 Rows = list[dict[str, Any]]
 PAGE = KeysetPagination  # page_size rules, shared with /api/books/
 
@@ -52,7 +57,9 @@ PAGE = KeysetPagination  # page_size rules, shared with /api/books/
 # --- The rungs: each turns one page of the list into JSON-ready dicts -----------------
 
 
-def _item(context: dict, book: Book, genres: list, average: Any, count: int) -> dict:
+def _item(
+    context: dict, book: Book, genres: Iterable[Genre], average: Any, count: int
+) -> dict:
     """One list item from a Book instance (the instance-based rungs share it)."""
     author, publisher = book.author, book.publisher
     return {
@@ -119,7 +126,7 @@ def lean(filters: BookFilters) -> tuple[Any, Callable[[list, dict], Rows]]:
     """``for_list()``: only the listed columns, ratings as subquery annotations, genres
     prefetched (2 queries); still a model instance per book, author and genre."""
 
-    def shape(page: list[Book], context: dict) -> Rows:
+    def shape(page: list[WithAnnotations[Book, Rating]], context: dict) -> Rows:
         return [
             _item(context, b, b.genres.all(), b.rating_average, b.rating_count)
             for b in page
@@ -173,7 +180,8 @@ def _like(text: str) -> str:
 
 def _where(filters: BookFilters, vendor: str) -> tuple[list[str], list[Any]]:
     """The WHERE clauses ``BookQuerySet.filter_by()`` builds, by hand."""
-    clauses, params = ["TRUE" if vendor == "postgresql" else "1"], []
+    clauses = ["TRUE" if vendor == "postgresql" else "1"]
+    params: list[Any] = []
     if filters.author is not None:
         clauses.append("b.author_id = %s")
         params.append(filters.author)

@@ -66,7 +66,8 @@ class NaiveBookSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(GenreRefSerializer(many=True))
     def get_genres(self, book: Book) -> list[dict]:
-        return GenreRefSerializer(book.genres.order_by("name"), many=True).data
+        # drf-stubs: .data is a ReturnDict; many=True gives a ReturnList.
+        return GenreRefSerializer(book.genres.order_by("name"), many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(RatingSerializer)
     def get_rating(self, book: Book) -> dict[str, Any]:
@@ -83,7 +84,8 @@ class NaiveBookDetailSerializer(NaiveBookSerializer):
     @extend_schema_field(ReviewSerializer(many=True))
     def get_recent_reviews(self, book: Book) -> list[dict]:
         reviews = book.reviews.order_by("-created", "-id")[:RECENT_REVIEWS]
-        return ReviewSerializer(reviews, many=True, context=self.context).data
+        # drf-stubs: .data is a ReturnDict; many=True gives a ReturnList.
+        return ReviewSerializer(reviews, many=True, context=self.context).data  # type: ignore[return-value]
 
 
 class NaiveAuthorSerializer(serializers.ModelSerializer):
@@ -108,7 +110,8 @@ class NaiveAuthorDetailSerializer(NaiveAuthorSerializer):
     @extend_schema_field(NaiveBookSerializer(many=True))
     def get_books(self, author: Author) -> list[dict]:
         books = author.books.all()[:AUTHOR_RECENT_BOOKS]
-        return NaiveBookSerializer(books, many=True, context=self.context).data
+        # drf-stubs: .data is a ReturnDict; many=True gives a ReturnList.
+        return NaiveBookSerializer(books, many=True, context=self.context).data  # type: ignore[return-value]
 
     def get_books_url(self, author: Author) -> str:
         return books_url(self.context["request"], author)

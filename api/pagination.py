@@ -53,7 +53,7 @@ class KeysetPagination(BasePagination):
             )
         return min(int(raw), self.max_page_size)
 
-    def get_cursor(self, request: Request, queryset: QuerySet[Any]):  # type: ignore[no-untyped-def]
+    def get_cursor(self, request: Request, queryset: QuerySet[Any]):
         encoded = request.query_params.get(self.cursor_query_param)
         if not encoded:
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Q
 from django.urls import get_script_prefix, get_urlconf
@@ -21,6 +21,16 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from books.models import Author, Book, Genre, Publisher, Review, genres_by_book
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from books.models import BookDetail, Rating
+
+    # What DetailLinkMixin is mixed into.
+    _HyperlinkedField = serializers.HyperlinkedRelatedField
+else:
+    _HyperlinkedField = object
 
 
 def rating_average(value: float | Decimal | None) -> float | None:
@@ -61,7 +71,7 @@ def url_template(context: dict, view_name: str) -> tuple[str, str]:
     return prefix, suffix
 
 
-class DetailLinkMixin:
+class DetailLinkMixin(_HyperlinkedField):
     """Hyperlink fields that build their URL with ``detail_url()``."""
 
     def get_url(self, obj, view_name, request, format):
@@ -153,7 +163,7 @@ class BookListSerializer(serializers.ModelSerializer):
             "rating",
         ]
 
-    def to_representation(self, book: Book) -> dict[str, Any]:
+    def to_representation(self, book: WithAnnotations[Book, Rating]) -> dict[str, Any]:
         """The declared fields' JSON, written out by hand.
 
         DRF walks ~25 field objects per book (nested serializers included); on a
@@ -236,11 +246,13 @@ class BookDetailSerializer(BookListSerializer):
     class Meta(BookListSerializer.Meta):
         fields = [*BookListSerializer.Meta.fields, "description", "recent_reviews"]
 
-    def to_representation(self, book: Book) -> dict[str, Any]:
+    def to_representation(self, book: WithAnnotations[Book, Rating]) -> dict[str, Any]:
         data = super().to_representation(book)
         data["description"] = book.description
+        # Given for_detail()'s books (a narrower parameter would break the override).
+        detail = cast("WithAnnotations[Book, BookDetail]", book)
         data["recent_reviews"] = self.fields["recent_reviews"].to_representation(
-            book.recent_reviews
+            detail.recent_reviews
         )
         return data
 
@@ -339,6 +351,7 @@ class GenreListField(serializers.ListField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> list[Genre]:
+        assert self.max_length is not None  # __init__ defaults it
         if isinstance(data, list | tuple) and len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)
         refs: list[int | str] = super().to_internal_value(data)
@@ -351,13 +364,13 @@ class GenreListField(serializers.ListField):
             by_id[genre.pk] = by_slug[genre.slug] = genre
         genres, missing = [], []
         for ref in refs:
-            genre = (by_id.get(int(ref)) if _is_id(ref) else None) or (
+            found = (by_id.get(int(ref)) if _is_id(ref) else None) or (
                 by_slug.get(ref) if isinstance(ref, str) else None
             )
-            if genre is None:
+            if found is None:
                 missing.append(str(ref))
-            elif genre not in genres:
-                genres.append(genre)
+            elif found not in genres:
+                genres.append(found)
         if missing:
             self.fail("does_not_exist", values=", ".join(missing))
         return genres

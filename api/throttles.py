@@ -20,7 +20,7 @@ Anonymous cache hits never reach a throttle at all (see ``books.cache.middleware
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from rest_framework import throttling
@@ -30,6 +30,10 @@ from core.http import is_internal
 if TYPE_CHECKING:  # rest_framework.views imports this module (via its settings)
     from rest_framework.request import Request
     from rest_framework.views import APIView
+
+    _RateThrottle = throttling.SimpleRateThrottle  # what FixedWindowMixin extends
+else:
+    _RateThrottle = object
 
 
 _INCR_WITH_TTL = """
@@ -41,7 +45,7 @@ return count
 
 def _count(key: str, window: int) -> int:
     """This window's hits for ``key``, this one included: one round trip."""
-    client = getattr(cache, "client", None)
+    client: Any = getattr(cache, "client", None)  # django-redis's, if configured
     if hasattr(client, "get_client"):
         try:
             raw = client.get_client(write=True)
@@ -56,7 +60,7 @@ def _count(key: str, window: int) -> int:
         return 1
 
 
-class FixedWindowMixin:
+class FixedWindowMixin(_RateThrottle):
     """``allow_request`` as a fixed-window counter (one round trip), internal
     requests exempt."""
 
@@ -66,9 +70,9 @@ class FixedWindowMixin:
     def allow_request(self, request: Request, view: APIView) -> bool:
         if is_internal(request._request):
             return True
-        if self.rate is None:  # type: ignore[attr-defined]
+        if self.rate is None:
             return True
-        key = self.get_cache_key(request, view)  # type: ignore[attr-defined]
+        key = self.get_cache_key(request, view)
         if key is None:
             return True
         now = time.time()
@@ -98,5 +102,7 @@ class ScopedRateThrottle(FixedWindowMixin, throttling.ScopedRateThrottle):
         if not self.scope:
             return True
         self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        # (None, None) for a rate of None (unlimited), as DRF's own __init__ sets
+        # them; djangorestframework-stubs type both attributes int.
+        self.num_requests, self.duration = self.parse_rate(self.rate)  # type: ignore[assignment]
         return super().allow_request(request, view)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.db.models import Model
 from django.utils import timezone
@@ -52,6 +52,18 @@ from books.keyset import Ordering
 from books.models import AUTHOR_RECENT_BOOKS, Author, Book, Genre, Publisher, Review
 from books.tasks import catalogue_stats
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+    from rest_framework.generics import GenericAPIView
+
+    from books.models import RecentBooks
+
+    _GenericView = GenericAPIView  # what WriteThroughServicesMixin is mixed into
+else:
+    _GenericView = Generic
+
+_M = TypeVar("_M", bound=Model)
+
 REVIEW_ORDERING: Ordering = ("-created", "-id")
 AUTHOR_ORDERING: Ordering = ("name", "id")
 
@@ -69,7 +81,7 @@ CONFLICT = OpenApiResponse(
 )
 
 
-class WriteThroughServicesMixin:
+class WriteThroughServicesMixin(_GenericView[_M]):
     """Writes: validate the body with the action's write serializer, call a service,
     answer with the object as GET would show it.
 
@@ -100,13 +112,13 @@ class WriteThroughServicesMixin:
         )
         return Response(self.detail_data(self.update_object(instance, data)))
 
-    def create_object(self, data: dict[str, Any]) -> Model:
+    def create_object(self, data: dict[str, Any]) -> _M:
         raise NotImplementedError
 
-    def update_object(self, instance: Model, data: dict[str, Any]) -> Model:
+    def update_object(self, instance: _M, data: dict[str, Any]) -> _M:
         raise NotImplementedError
 
-    def detail_data(self, instance: Model) -> dict:
+    def detail_data(self, instance: _M) -> dict:
         raise NotImplementedError
 
 
@@ -119,7 +131,7 @@ class WriteThroughServicesMixin:
     ),
 )
 class BookViewSet(
-    CachedResponseMixin, WriteThroughServicesMixin, viewsets.ModelViewSet
+    CachedResponseMixin, WriteThroughServicesMixin[Book], viewsets.ModelViewSet
 ):
     """Books: keyset-paginated list with filters, search and ordering; details."""
 
@@ -155,6 +167,7 @@ class BookViewSet(
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Dicts from ``for_list_rows()``, JSON by ``book_list_items()``: 2 queries."""
         page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # pagination_class is set
         items = book_list_items(page, self.get_serializer_context())
         return self.get_paginated_response(items)
 
@@ -206,6 +219,7 @@ class BookViewSet(
         context = self.get_serializer_context()
         if request.method == "POST":
             data = self.validated(ReviewWriteSerializer)
+            assert request.user.is_authenticated  # the permission: only users POST
             review = services.review_add(book=book, user=request.user, **data)
             body = ReviewSerializer(review, context=context).data
             return Response(body, status=status.HTTP_201_CREATED)
@@ -227,7 +241,7 @@ class BookViewSet(
     destroy=extend_schema(responses={204: None, 409: CONFLICT}),
 )
 class AuthorViewSet(
-    CachedResponseMixin, WriteThroughServicesMixin, viewsets.ModelViewSet
+    CachedResponseMixin, WriteThroughServicesMixin[Author], viewsets.ModelViewSet
 ):
     """Authors with ``book_count``; the detail adds their newest books."""
 
@@ -258,7 +272,7 @@ class AuthorViewSet(
     def get_object(self) -> Author:
         author = super().get_object()
         if self.action == "retrieve":
-            author.recent_books = self.recent_books(author)
+            self._add_recent_books(author)
         return author
 
     @staticmethod
@@ -266,9 +280,14 @@ class AuthorViewSet(
         """Two queries (books, their genres): see ``BookQuerySet.for_author()``."""
         return list(Book.objects.for_author(author)[:AUTHOR_RECENT_BOOKS])
 
+    def _add_recent_books(self, author: Author) -> None:
+        """What AuthorDetailSerializer's ``books`` reads (source="recent_books")."""
+        detail = cast("WithAnnotations[Author, RecentBooks]", author)
+        detail.recent_books = self.recent_books(author)
+
     def detail_data(self, author: Author) -> dict:
         author = Author.objects.for_detail().get(pk=author.pk)
-        author.recent_books = self.recent_books(author)
+        self._add_recent_books(author)
         context = self.get_serializer_context()
         return AuthorDetailSerializer(author, context=context).data
 
@@ -313,7 +332,7 @@ class PublisherViewSet(CachedResponseMixin, viewsets.ReadOnlyModelViewSet):
     ),
 )
 class ReviewViewSet(
-    WriteThroughServicesMixin,
+    WriteThroughServicesMixin[Review],
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,

@@ -10,9 +10,10 @@ import gzip
 import itertools
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.test import Client
 
 # Anonymous visitors come from many addresses; one address making thousands of
@@ -27,8 +28,8 @@ _VISITORS = itertools.cycle(
 )
 
 
-def visitor() -> dict[str, str]:
-    """Request extras for the next anonymous visitor's address."""
+def visitor() -> dict[str, Any]:
+    """Request extras (WSGI environ) for the next anonymous visitor's address."""
     return {"REMOTE_ADDR": next(_VISITORS)}
 
 
@@ -50,7 +51,7 @@ def make_client() -> Client:
 
 
 def _streamed(
-    response: HttpResponseBase, first_byte: Callable[[], None] | None
+    response: StreamingHttpResponse, first_byte: Callable[[], None] | None
 ) -> tuple[bytes, int]:
     """Read a streaming body as it is produced; ``first_byte()`` is called when the
     first byte of content arrives (a gzip stream's header alone is not content)."""
@@ -60,7 +61,7 @@ def _streamed(
         else None
     )
     parts, size = [], 0
-    for chunk in response.streaming_content:
+    for chunk in response:  # its streaming_content (a sync body here)
         size += len(chunk)
         data = decoder.decompress(chunk) if decoder else chunk
         if data and first_byte is not None:
@@ -77,8 +78,9 @@ def body_of(
     response: HttpResponseBase, first_byte: Callable[[], None] | None = None
 ) -> tuple[bytes, int]:
     """The uncompressed body and the size of its gzip encoding."""
-    if response.streaming:
+    if isinstance(response, StreamingHttpResponse):  # FileResponse included
         return _streamed(response, first_byte)
+    assert isinstance(response, HttpResponse)  # Django's other kind
     raw = response.content
     if response.get("Content-Encoding") == "gzip":
         return gzip.decompress(raw), len(raw)

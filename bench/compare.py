@@ -27,6 +27,7 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -309,7 +310,7 @@ def table(changes: Iterable[dict], title: str) -> Table:
     """One row per metric that changed: the scenario, before, after, the verdict.
     (Scenarios only one run has are listed by ``membership()``.)"""
     out = Table(title=title, title_justify="left", header_style="bold")
-    for header, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("scenario", "left"),
         ("variant", "left"),
         ("cache", "left"),
@@ -317,7 +318,8 @@ def table(changes: Iterable[dict], title: str) -> Table:
         ("before", "right"),
         ("after", "right"),
         ("change", "left"),
-    ):
+    )
+    for header, justify in columns:
         out.add_column(header, justify=justify, no_wrap=header == "scenario")
     for change in changes:
         if "metric" not in change:

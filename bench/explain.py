@@ -135,7 +135,8 @@ def flag_sqlite_plan(
         match = re.match(r"SCAN (\w+)(.*)", detail)
         if not match or "USING" in match.group(2):
             continue
-        table = aliases.get(match.group(1), match.group(1))
+        name: str = match.group(1)
+        table = aliases.get(name, name)
         size = rows(table)
         if size > min_rows:
             flags.append(f"SCAN {table} (~{size:,.0f} rows) without an index")

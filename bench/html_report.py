@@ -362,7 +362,9 @@ def _result_rows(doc: dict) -> list[dict]:
     for name, cache, tuned, naive in paired(doc["scenarios"]):
         base = tuned or naive
         assert base is not None
-        ratio = speedup(naive and naive["p50_ms"], tuned and tuned["p50_ms"])
+        ratio = speedup(
+            naive["p50_ms"] if naive else None, tuned["p50_ms"] if tuned else None
+        )
         statuses = {r["status"] for r in (tuned, naive) if r}
         rows.append(
             {
@@ -420,7 +422,8 @@ def _ladders(rows: list[dict]) -> list[dict]:
     for what, by_cache in ladders.items():
         table = []
         for cache, rungs in by_cache.items():
-            first = previous = None
+            first: float | None = None
+            previous: float | None = None
             for rung in rungs:
                 p50 = rung.get("p50_ms")
                 vs_first = speedup(first, p50) if first else None

@@ -14,6 +14,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -43,6 +44,7 @@ class LoadResult:
     wrk_result: wrk.WrkResult | None = None
 
     def as_json(self) -> dict:
+        cuts: Mapping[int, float | None]
         if self.wrk_result is not None:
             cuts = {50: self.wrk_result.p50_ms, 95: None, 99: self.wrk_result.p99_ms}
         else:
@@ -72,7 +74,8 @@ def check_loopback(url: str) -> tuple[str, int]:
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"{url!r}: expected http://host:port")
     port = parts.port or 80
-    addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port)}
+    infos = socket.getaddrinfo(parts.hostname, port)
+    addresses = {str(info[4][0]) for info in infos}  # an IP address, for IP families
     if not addresses or not all(
         ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
     ):

@@ -37,7 +37,9 @@ def row(name: str, cache: str, tuned: dict | None, naive: dict | None) -> list[s
     """The cells of one scenario and cache mode."""
     base = tuned or naive
     assert base is not None
-    ratio = speedup(naive and naive["p50_ms"], tuned and tuned["p50_ms"])
+    ratio = speedup(
+        naive["p50_ms"] if naive else None, tuned["p50_ms"] if tuned else None
+    )
     return [
         f"`{name}`",
         cache,

@@ -65,7 +65,7 @@ class _Statements:
     def __init__(self) -> None:
         self.sql: list[str] = []
 
-    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def __call__(self, execute, sql, params, many, context):
         self.sql.append(sql)
         return execute(sql, params, many, context)
 

@@ -62,7 +62,8 @@ def _serializer_field(node, root: str) -> str | None:
     name = getattr(node, "field_name", None)
     if parent is None or name is None:
         return None
-    return f"{type(parent).__qualname__}.{name}{_class_location(type(parent), root)}"
+    cls: type = type(parent)
+    return f"{cls.__qualname__}.{name}{_class_location(cls, root)}"
 
 
 @functools.cache
@@ -209,7 +210,7 @@ _WRITES = ("set", "add", "set_many")
 
 def _install(backend, stats: CacheStats):
     cls = type(backend)
-    nested = Counter()
+    nested: Counter[str] = Counter()
     missing = object()
 
     def get(key, default=None, version=None, **kwargs):
@@ -276,7 +277,7 @@ def clear_caches(clear_shared: Sequence[Callable[[], None]] = ()) -> None:
     over the shared cache's clearing: an app knows which of its keys are entries and
     which are state a cold cache still has (a published catalogue version, say).
     """
-    shared = []
+    shared: list[Any] = []  # django-redis backends (untyped)
     for alias in settings.CACHES:
         backend = caches[alias]
         if hasattr(getattr(backend, "client", None), "get_client"):

@@ -103,7 +103,7 @@ def _check(module: ModuleType) -> dict[str, Any]:
         raise ImproperlyConfigured(
             f"{module.__name__} declares {unknown}; bench reads {sorted(KNOWN)}."
         )
-    functions = {
+    functions: dict[str, Any] = {
         name: public[name]
         for name in ("CLEAR_CACHE", "RESEED", "PERF_HEADERS")
         if name in public

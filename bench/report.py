@@ -230,7 +230,9 @@ def _cells(
         ),
         "p95": _pair(tuned, naive, "p95_ms", breached, lambda r: ms(r.p95_ms)),
         "p99": ms(tuned.p99_ms) if tuned else "-",
-        "speedup": _ratio(naive and naive.p50_ms, tuned and tuned.p50_ms),
+        "speedup": _ratio(
+            naive.p50_ms if naive else None, tuned.p50_ms if tuned else None
+        ),
         "entry_hits": _entry_hits(base),
         "kb": f"{kb(base.bytes)} ({kb(base.gzip_bytes)})",
     }

@@ -161,7 +161,10 @@ def _queryset_site(cls: type | None) -> str | None:
             attr = "get_queryset" if "get_queryset" in vars(klass) else "queryset"
             try:
                 target = vars(klass)[attr] if attr == "get_queryset" else klass
-                source = Path(inspect.getsourcefile(target)).resolve()
+                source_file = inspect.getsourcefile(target)
+                if source_file is None:  # no file: as the TypeError below
+                    return f"{klass.__qualname__}.{attr}"
+                source = Path(source_file).resolve()
                 line = inspect.getsourcelines(target)[1]
                 rel = source.relative_to(Path(settings.BASE_DIR).resolve())
             except (TypeError, OSError, ValueError):
@@ -289,7 +292,9 @@ def time_pair(
     burst of load on the machine hits both alike and their ratio stays honest.
     Nothing is instrumented here.
     """
-    runs, samples, firsts = {}, {}, {}
+    runs: dict[int, int] = {}
+    samples: dict[int, list[float]] = {}
+    firsts: dict[int, list[float]] = {}
     for result in pair:
         if result.cache == "warm":
             _timed_request(client, result, clear)  # prime

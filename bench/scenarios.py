@@ -13,6 +13,7 @@ import fnmatch
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.apps import apps
@@ -121,7 +122,8 @@ def model_named(name: str, near: object = None) -> type[Model] | None:
     found = [m for m in apps.get_models() if m._meta.model_name == name]
     home = getattr(near, "__module__", "").split(".")[0]
     same = [m for m in found if m.__module__.split(".")[0] == home]
-    return (same or found or [None])[0]
+    candidates = same or found
+    return candidates[0] if candidates else None
 
 
 def route_model(route: Route, base: str) -> type[Model] | None:
@@ -176,6 +178,7 @@ class Dataset:
         ``book_pk`` anywhere: PICKS["book"]; else the first row's value."""
         if model is not None:
             name = model._meta.model_name
+            assert name is not None  # set on every installed model's _meta
             if arg in ("pk", "id"):
                 return self._or_first(name, model, "pk")
             if any(f.name == arg for f in model._meta.concrete_fields):
@@ -256,7 +259,7 @@ def _route_scenarios(
         notes.append(f"{route.name}: cannot reverse with {kwargs}; skipped")
         return []
     name = scenario_name(route, base, declared)
-    common = {
+    common: dict[str, Any] = {
         "variant": "naive" if naive else "tuned",
         "route": route.name,
         "view": view_label(route.callback),

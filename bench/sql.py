@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import models
+from django.db.models import ForeignObjectRel
 
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"(?<![\w\"])-?\d+(?:\.\d+)?(?![\w\"])")
@@ -80,18 +81,22 @@ def model_for_table(table: str | None) -> type[models.Model] | None:
 def _edges(model: type[models.Model]) -> list[_Edge]:
     edges = []
     for field in model._meta.get_fields():
-        if not field.is_relation or field.related_model is None:
+        target = field.related_model
+        if not field.is_relation or target is None:
             continue
-        if field.auto_created and not field.concrete:  # reverse FK / reverse M2M
+        assert not isinstance(target, str)  # "self" etc. resolved by the app registry
+        # Reverse FK / reverse M2M: the only fields that are auto-created and not
+        # concrete, and all of them ForeignObjectRel.
+        if isinstance(field, ForeignObjectRel):
             accessor = field.get_accessor_name()
-            if accessor is None or field.related_model._meta.auto_created:
+            if accessor is None or target._meta.auto_created:
                 continue  # hidden, or the reverse relation from an M2M through table
-            many = field.many_to_many or field.one_to_many
-            edges.append(_Edge(accessor, field.related_model, many))
+            many = bool(field.many_to_many or field.one_to_many)
+            edges.append(_Edge(accessor, target, many))
         elif field.many_to_many:
-            edges.append(_Edge(field.name, field.related_model, True))
+            edges.append(_Edge(field.name, target, True))
         elif field.many_to_one or field.one_to_one:
-            edges.append(_Edge(field.name, field.related_model, False))
+            edges.append(_Edge(field.name, target, False))
     return edges
 
 
@@ -131,7 +136,9 @@ def _where_field(sql: str) -> tuple[type[models.Model], models.Field] | None:
     upper = sql.upper()
     where = sql[upper.find(" WHERE ") :] if " WHERE " in upper else ""
     match = _WHERE_COLUMN.search(where)
-    model = model_for_table(match.group(1)) if match else None
+    if match is None:
+        return None
+    model = model_for_table(match.group(1))
     if model is None:
         return None
     field = _column_field(model, match.group(2))
@@ -150,7 +157,7 @@ def _forward_hint(parent: type[models.Model], target: type[models.Model]) -> str
 def _reverse_accessor(
     owner: type[models.Model],
     where_model: type[models.Model],
-    field: models.Field,
+    field: models.ForeignKey,
     table: str,
 ) -> str | None:
     """The name ``owner`` reaches ``where_model``'s rows by (``reviews``)."""
@@ -183,10 +190,11 @@ def _reverse_hint(
     parent: type[models.Model],
     table: str,
     where_model: type[models.Model],
-    field: models.Field,
+    field: models.ForeignKey,
 ) -> str | None:
     """A lookup by foreign key: the rows of a to-many relation, once per parent."""
     owner = field.related_model  # the row the repeated query is keyed by
+    assert not isinstance(owner, str)  # "self" etc. resolved by the app registry
     to_owner = _path(parent, owner)
     if to_owner is None:
         return None
@@ -211,6 +219,7 @@ def fix_hint(sql: str, parent: type[models.Model] | None) -> str | None:
     where_model, field = found
     if field.primary_key:
         return _forward_hint(parent, where_model)
-    if not field.is_relation:
+    # A relation with a column of its own: a ForeignKey (or OneToOneField).
+    if not isinstance(field, models.ForeignKey):
         return None
     return _reverse_hint(sql, parent, table, where_model, field)

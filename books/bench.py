@@ -26,10 +26,10 @@ NAMES = {
 VARIANTS = {"books:book-list": {"genre": {"genre": "{genre_slug}"}}}
 
 
-def _most_common(model: type[Model], column: str) -> object | None:
-    """The value of ``column`` shared by most rows of ``model`` (ties: the lowest)."""
+def _most_common(model: type[Model], column: str) -> int | None:
+    """The id in ``column`` shared by most rows of ``model`` (ties: the lowest)."""
     row = (
-        model.objects.filter(**{f"{column}__isnull": False})
+        model._default_manager.filter(**{f"{column}__isnull": False})
         .order_by()
         .values(column)
         .annotate(n=Count("pk"))
@@ -39,7 +39,7 @@ def _most_common(model: type[Model], column: str) -> object | None:
     return row[column] if row else None
 
 
-def most_reviewed_book() -> object | None:
+def most_reviewed_book() -> int | None:
     """The heaviest detail page: the book with most reviews (else the first book)."""
     return (
         _most_common(Review, "book")
@@ -47,30 +47,36 @@ def most_reviewed_book() -> object | None:
     )
 
 
-def most_prolific_author() -> object | None:
+def most_prolific_author() -> int | None:
     return _most_common(Book, "author")
 
 
-def busiest_publisher() -> object | None:
+def busiest_publisher() -> int | None:
     return _most_common(Book, "publisher")
 
 
-def most_used_genre() -> object | None:
+def most_used_genre() -> int | None:
     return _most_common(Book.genres.through, "genre")
 
 
 def most_used_genre_slug() -> str | None:
-    genre = Genre.objects.filter(pk=most_used_genre())
+    pk = most_used_genre()
+    if pk is None:  # no genres: what filter(pk=None) would find
+        return None
+    genre = Genre.objects.filter(pk=pk)
     return genre.values_list("slug", flat=True).first()
 
 
-def latest_review() -> object | None:
+def latest_review() -> int | None:
     return Review.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
 def title_word() -> str | None:
     """A word of the most-reviewed book's title: a search with a realistic hit rate."""
-    book = Book.objects.filter(pk=most_reviewed_book())
+    pk = most_reviewed_book()
+    if pk is None:  # no books: what filter(pk=None) would find
+        return None
+    book = Book.objects.filter(pk=pk)
     title = book.values_list("title", flat=True).first() or ""
     words = [w.strip(".,:;'\"") for w in title.split() if len(w) > 3]
     return words[-1] if words else None

@@ -127,9 +127,12 @@ def decode_cursor(
         raise InvalidCursor("cursor with a wrong position")
     if reverse not in (0, 1) or isinstance(reverse, float):
         raise InvalidCursor("cursor with a wrong direction")
-    fields = [model._meta.get_field(name.lstrip("-")) for name in ordering]
-    checked = tuple(_check_value(f, v) for f, v in zip(fields, values, strict=True))
-    return Cursor(checked, bool(reverse))
+    checked = []
+    for name, value in zip(ordering, values, strict=True):
+        field = model._meta.get_field(name.lstrip("-"))
+        assert isinstance(field, models.Field)  # orderings name columns, not relations
+        checked.append(_check_value(field, value))
+    return Cursor(tuple(checked), bool(reverse))
 
 
 # --- A page ---------------------------------------------------------------------------
@@ -167,6 +170,7 @@ class KeysetPage:
         """The page's query: up to ``limit`` rows from the cursor on, in walking
         order (reversed when paging back)."""
         queryset, reverse = self.queryset, self.reverse
+        assert queryset is not None, "a page without a queryset overrides fetch()"
         if self.cursor is not None:
             queryset = queryset.filter(
                 keyset_condition(self.ordering, self.cursor.values, reverse)

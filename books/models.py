@@ -8,7 +8,7 @@ the HTML pages and ``bench`` all tune one shared query plan.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,6 +30,34 @@ from django.utils import timezone
 
 if TYPE_CHECKING:
     from books.filters import BookFilters
+
+
+# What querysets add to instances, for django_stubs_ext.WithAnnotations[Model, ...]
+# in the signatures that receive such instances (type checking only).
+class BookCount(TypedDict):
+    """``AuthorQuerySet.with_book_count()``."""
+
+    book_count: int
+
+
+class Rating(TypedDict):
+    """``BookQuerySet.with_rating()``: no average without reviews."""
+
+    rating_average: float | None
+    rating_count: int
+
+
+class BookDetail(Rating):
+    """``BookQuerySet.for_detail()``: the rating and a ``to_attr`` prefetch."""
+
+    recent_reviews: list[Review]
+
+
+class RecentBooks(TypedDict):
+    """Set by the author detail views: ``BookQuerySet.for_author()[:n]``."""
+
+    recent_books: list[Book]
+
 
 RECENT_REVIEWS = 5
 AUTHOR_RECENT_BOOKS = 20
@@ -256,17 +284,16 @@ class BookQuerySet(models.QuerySet["Book"]):
 
 
 _PROTOTYPES: dict[tuple[str, str], models.QuerySet] = {}
+_Q = TypeVar("_Q", bound=models.QuerySet[Any])
 
 
-def _prototype(
-    name: str, db: str, build: Callable[[], models.QuerySet]
-) -> models.QuerySet:
+def _prototype(name: str, db: str, build: Callable[[], _Q]) -> _Q:
     """A queryset built once per process and database, never evaluated: callers
     clone it (``.all()``, ``.filter()``), which skips resolving its expressions."""
     key = (name, db)
     if key not in _PROTOTYPES:
         _PROTOTYPES[key] = build()
-    return _PROTOTYPES[key]
+    return cast(_Q, _PROTOTYPES[key])  # what ``build`` made under this name
 
 
 def _is_plain(queryset: models.QuerySet) -> bool:
@@ -279,7 +306,8 @@ def _is_plain(queryset: models.QuerySet) -> bool:
         and not query.select_related
         and query.low_mark == 0
         and query.high_mark is None
-        and queryset._db is None
+        # A private attribute (set by .using()), absent from django-stubs.
+        and queryset._db is None  # type: ignore[attr-defined]
     )
 
 
@@ -310,7 +338,7 @@ def _genre_links(book_ids: list[int]) -> models.QuerySet:
     return links.filter(book_id__in=book_ids)
 
 
-def _by_book(rows) -> dict[int, list[dict]]:  # type: ignore[no-untyped-def]
+def _by_book(rows) -> dict[int, list[dict]]:
     found: dict[int, list[dict]] = {}
     for book_id, genre_id, name, slug in rows:
         found.setdefault(book_id, []).append(

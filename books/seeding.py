@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils.text import slugify
 
 from books.cache import freshness
@@ -582,7 +583,9 @@ class Generator:
         return out
 
 
-def _write_rows(model: type, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def _write_rows(
+    model: type[Model], columns: Sequence[str], rows: Sequence[tuple]
+) -> None:
     """Stream rows into the model's table: COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
@@ -604,12 +607,12 @@ def _write_rows(model: type, columns: Sequence[str], rows: Sequence[tuple]) -> N
             )
 
 
-def _next_id(model: type) -> int:
-    last = model.objects.order_by("-pk").values_list("pk", flat=True).first()
+def _next_id(model: type[Model]) -> int:
+    last = model._default_manager.order_by("-pk").values_list("pk", flat=True).first()
     return (last or 0) + 1
 
 
-def _reset_sequences(models: Sequence[type]) -> None:
+def _reset_sequences(models: Sequence[type[Model]]) -> None:
     """Explicit ids bypass sequences; move them past the rows we wrote."""
     if connection.vendor != "postgresql":
         return  # SQLite's AUTOINCREMENT-free rowid follows max(id) by itself

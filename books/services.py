@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -22,6 +22,9 @@ from django.utils import timezone
 
 from books.keyset import MAX_INT
 from books.models import Author, Book, Genre, Publisher, Review
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Conflict(Exception):
@@ -103,9 +106,7 @@ def reviewer_name(user: AbstractBaseUser) -> str:
 
 
 @transaction.atomic
-def review_add(
-    *, book: Book, user: AbstractBaseUser, rating: int, body: str = ""
-) -> Review:
+def review_add(*, book: Book, user: User, rating: int, body: str = "") -> Review:
     """Add ``user``'s review; the 1..5 rating is checked here and by a CHECK
     constraint. ``reviewer`` is the user's name, never chosen by the client."""
     review = Review(
@@ -199,9 +200,10 @@ _REPRICE_SQL = {
 }
 
 
-def _clean_prices(prices: Mapping[int, Decimal]) -> list[tuple[int, Decimal]]:
+def _clean_prices(prices: Mapping[Any, object]) -> list[tuple[int, Decimal]]:
     """``(id, price)`` pairs checked as ``Book.price`` and its CHECK constraint check
-    them; every problem is collected into one ``ValidationError``."""
+    them; every problem is collected into one ``ValidationError``. Typed loosely: it
+    checks whatever a caller passed, not what ``book_reprice`` promises."""
     field = Book._meta.get_field("price")
     cleaned, errors = [], []
     for book_id, price in prices.items():

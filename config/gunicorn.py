@@ -136,7 +136,7 @@ _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 _METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
 
 
-def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+def on_starting(server) -> None:
     if _metrics_dir:
         os.makedirs(_metrics_dir, exist_ok=True)
         for pattern in _METRIC_FILES:
@@ -144,7 +144,7 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
                 os.remove(stale)
 
 
-def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+def child_exit(server, worker) -> None:
     if _metrics_dir:
         from prometheus_client import multiprocess
 

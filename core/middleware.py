@@ -39,16 +39,13 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Echoed into logs and headers, so only a short token of safe characters is accepted.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
+DATABASE_ERRORS: tuple[type[BaseException], ...]
 try:  # raised by psycopg_pool when no connection frees up in time
     from psycopg_pool import PoolTimeout
 except ImportError:  # pragma: no cover - SQLite-only installs
-    PoolTimeout = OperationalError
-
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    PoolTimeout,
-)
+    DATABASE_ERRORS = (OperationalError, InterfaceError)
+else:
+    DATABASE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class RequestIDMiddleware:
@@ -285,7 +282,7 @@ class _DatabaseTimer:
         self.seconds = 0.0
         self.queries = 0
 
-    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def __call__(self, execute, sql, params, many, context):
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)

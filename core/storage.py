@@ -25,8 +25,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
+from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import brotli
 from django.conf import settings
@@ -43,7 +45,13 @@ NOT_COMPRESSED = ("map",)  # fetched by devtools only
 def own_top_levels() -> frozenset[str]:
     """First path components of the files in ``STATICFILES_DIRS`` ("css", ...)."""
     found: set[str] = set()
-    for entry in settings.STATICFILES_DIRS:
+    # Typed from config/settings.py (a list of paths), but Django also takes
+    # (prefix, path) pairs, which this handles.
+    entries = cast(
+        Sequence[str | PathLike[str] | tuple[str, str | PathLike[str]]],
+        settings.STATICFILES_DIRS,
+    )
+    for entry in entries:
         root = Path(entry[1] if isinstance(entry, tuple | list) else entry)
         prefix = entry[0] if isinstance(entry, tuple | list) else ""
         if root.is_dir():
@@ -132,7 +140,7 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
         )
         return self._compressor
 
-    def compress_files(self, paths):  # type: ignore[no-untyped-def]
+    def compress_files(self, paths):
         started = time.perf_counter()
         yield from super().compress_files(paths)
         counts = self._compressor.counts

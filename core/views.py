@@ -27,6 +27,7 @@ from django.http import (
     HttpResponseNotFound,
     JsonResponse,
 )
+from django.http.response import HttpResponseBase
 from django.templatetags.static import static
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views import View
@@ -83,7 +84,7 @@ def _broker_state() -> str:
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the database and cache answer, 503 naming whatever is down."""
-    checks = {
+    checks: dict[str, Any] = {
         "database": "ok" if _database_ok() else "down",
         "cache": "ok" if _cache_ok() else "down",
     }
@@ -103,7 +104,7 @@ class FaviconView(RedirectView):
     def get_redirect_url(self, *args: Any, **kwargs: Any) -> str:
         return static("favicon.ico")
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = super().get(request, *args, **kwargs)
         patch_cache_control(response, public=True, max_age=24 * 60 * 60)
         return response
@@ -114,7 +115,7 @@ class BenchReportView(View):
     ``make bench`` writes. A 404 without DEBUG: the report names code paths and
     timings, not for the public."""
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponseBase:
         if not settings.DEBUG:
             raise Http404("The bench report is served under DEBUG only.")
         path = Path(settings.BENCH_REPORT)

@@ -78,7 +78,7 @@ def writes_catalogue(sql: str) -> bool:
     if head not in _WRITE_START:
         return False
     match = _WRITE.match(sql)
-    return bool(match) and match.group(1).lower() in CATALOGUE_TABLES
+    return match is not None and match.group(1).lower() in CATALOGUE_TABLES
 
 
 # --- The database's version -----------------------------------------------------------
@@ -127,7 +127,7 @@ _local_lock = threading.Lock()
 
 
 def _raw_redis() -> Any | None:
-    client = getattr(cache, "client", None)
+    client: Any = getattr(cache, "client", None)  # django-redis's, if configured
     return client.get_client(write=True) if hasattr(client, "get_client") else None
 
 
@@ -213,7 +213,7 @@ def _publish_after_write(alias: str) -> None:
         logger.warning("could not read the catalogue version after a write")
 
 
-def _watch_writes(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+def _watch_writes(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
     if writes_catalogue(sql):
         connection = context["connection"]

@@ -51,7 +51,9 @@ def response_key(
     if params is not None:
         items = ((k, v) for k, v in items if k in params)
     query = urlencode(sorted(items), doseq=True)
-    raw = "|".join((request.scheme, request.get_host(), request.path, query, variant))
+    # django-stubs type scheme str | None; HttpRequest.scheme always returns a str.
+    parts = (request.scheme, request.get_host(), request.path, query, variant)
+    raw = "|".join(parts)  # type: ignore[arg-type]
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
     return f"resp:{namespace}:{digest}"
 

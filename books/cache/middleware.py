@@ -104,7 +104,7 @@ class FrontDoorCacheMiddleware:
             entry = (
                 None if generation is None else local_cache.local.get(key, generation)
             )
-            if entry is not None:  # L1: no round trip at all
+            if generation is not None and entry is not None:  # L1: no round trip
                 response = responses.thaw(entry, request)
                 response["X-Cache-Layer"] = "local"
                 return responses.finish(request, response, key, generation, hit=True)
@@ -112,6 +112,7 @@ class FrontDoorCacheMiddleware:
         if not found.hit:
             request.cache_lookup = found  # type: ignore[attr-defined]
             return self.get_response(request)
+        assert found.entry is not None  # a hit has an entry
         if local_cache.seconds():
             local_cache.local.put(key, found.entry)
         response = responses.thaw(found.entry, request)

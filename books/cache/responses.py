@@ -24,6 +24,7 @@ from typing import Any
 import brotli
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from books.cache import breaker, locks
@@ -65,7 +66,7 @@ def etag_for(key: str, generation: int) -> str:
 
 def freeze(response: HttpResponse, generation: int) -> Entry:
     """A stored entry: the body once, plus its encodings when they pay."""
-    if hasattr(response, "render") and not response.is_rendered:
+    if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
         response.render()
     body = response.content
     encodings = {}
@@ -148,9 +149,11 @@ def finish(
         encoded = response.has_header("Content-Encoding")
         response["ETag"] = f"W/{etag}" if encoded else etag
         if any(header in request.META for header in _CONDITIONAL):
-            response = get_conditional_response(
+            conditional = get_conditional_response(
                 request, etag=response["ETag"], response=response
             )
+            assert conditional is not None  # given a response, it returns one
+            response = conditional
     else:
         patch_vary_headers(response, ("Authorization",))
     response["X-Cache"] = "HIT" if hit else "MISS"
@@ -207,6 +210,7 @@ def cached_response(
     if found is None or found.key != key:
         found = lookup(key)
     if found.hit:
+        assert found.entry is not None  # a hit has an entry
         response = thaw(found.entry)
     else:
         response, _ = _compute(key, found.generation, render)

@@ -6,6 +6,8 @@ write (``books.tasks.warm_hot_cache``); ``clear()`` empties it (``bench`` cold r
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
@@ -29,9 +31,8 @@ def warm_hot_keys(paths: tuple[str, ...] = HOT_PATHS) -> dict[str, str]:
     # host, over HTTPS when the site is served over HTTPS (else the SSL redirect).
     hosts = [h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", "")]
     # The internal mark is a WSGI environ key no HTTP header can set: throttles skip it.
-    client = Client(
-        HTTP_HOST=hosts[0] if hosts else "localhost", **{INTERNAL_REQUEST: True}
-    )
+    environ: dict[str, Any] = {INTERNAL_REQUEST: True}
+    client = Client(HTTP_HOST=hosts[0] if hosts else "localhost", **environ)
     secure = getattr(settings, "SECURE_HTTPS", False) or settings.SECURE_SSL_REDIRECT
     results = {}
     for path in paths:
@@ -49,7 +50,7 @@ def clear() -> None:
     Local memory is cleared outright. On Redis only keys under this project's prefix
     are deleted (never FLUSHDB: the database may be shared).
     """
-    client = getattr(cache, "client", None)
+    client: Any = getattr(cache, "client", None)  # django-redis's, if configured
     if hasattr(client, "get_client"):
         raw = client.get_client(write=True)
         keys = list(raw.scan_iter(match=f"{cache.key_prefix}:*", count=1000))

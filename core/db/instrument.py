@@ -109,7 +109,7 @@ def _log_slow(sql: str, elapsed: float, many: bool, context: dict[str, Any]) -> 
     )
 
 
-def instrument(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+def instrument(execute, sql, params, many, context):
     started = time.perf_counter()
     try:
         return execute(sql, params, many, context)

@@ -22,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from core.db import routing
 from core.db.replicas import monitor
@@ -69,10 +71,10 @@ def _written_by(request: HttpRequest) -> set[str]:
 class ReplicaMiddleware:
     """One read scope per request; pins after writes; a failed replica read retried."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         monitor.ensure_started()
         safe = request.method in SAFE_METHODS
         with routing.read_scope(primary=not safe or self._pinned(request)) as scope:
@@ -89,8 +91,11 @@ class ReplicaMiddleware:
                 response = self.get_response(request)
         if request.method in WRITE_METHODS and response.status_code < 400:
             self._pin(request)
-        if response.streaming:
-            response.streaming_content = _within(scope, response.streaming_content)
+        if isinstance(response, StreamingHttpResponse):  # FileResponse included
+            # Only a sync body is wrapped correctly: an async one (api/export.py
+            # under ASGI) would fail in iter(). The cast records the assumption.
+            body = cast(Iterable[bytes], response.streaming_content)
+            response.streaming_content = _within(scope, body)
         return response
 
     @staticmethod

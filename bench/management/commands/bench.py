@@ -16,6 +16,7 @@ import platform
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +314,8 @@ class Command(BaseCommand):
     ) -> list[Step]:
         """One step, or one per size after reseeding at it."""
         steps = []
-        for size in sizes or [None]:
+        runs: Sequence[int | None] = sizes or [None]
+        for size in runs:
             if size is not None:
                 self._reseed(size)
             steps.append(Step(size, *self._measure(self.client, options, modes)))

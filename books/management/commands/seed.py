@@ -7,6 +7,7 @@ table written (authors, books, genre links, reviews).
 """
 
 import time
+from typing import IO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -64,7 +65,8 @@ class Command(BaseCommand):
                 self.stdout.write("Deleted existing data.")
 
         started = time.perf_counter()
-        console = Console(file=self.stdout, force_terminal=False)
+        # An OutputWrapper is a TextIOBase, which typeshed does not relate to IO[str].
+        console = Console(file=cast(IO[str], self.stdout), force_terminal=False)
         with Progress(
             "[progress.description]{task.description:>12}",
             BarColumn(),

@@ -56,7 +56,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     @property
     def pool(self) -> Any:
-        pool = super().pool
+        pool = super().pool  # type: ignore[misc]  # stubs lack Django 5.1's pool
         # Django hands psycopg_pool its check_connection when CONN_HEALTH_CHECKS is
         # on and takes no other: swap in the idle-only check (psycopg_pool keeps its
         # callbacks as _check and _reset; pinned in requirements.txt).
@@ -82,7 +82,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return None
 
 
-def _report_replica_errors(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+def _report_replica_errors(execute, sql, params, many, context):
     try:
         return execute(sql, params, many, context)
     except (OperationalError, InterfaceError) as exc:
