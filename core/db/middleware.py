@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import cast
 
 from django.conf import settings
@@ -92,10 +92,12 @@ class ReplicaMiddleware:
         if request.method in WRITE_METHODS and response.status_code < 400:
             self._pin(request)
         if isinstance(response, StreamingHttpResponse):  # FileResponse included
-            # Only a sync body is wrapped correctly: an async one (api/export.py
-            # under ASGI) would fail in iter(). The cast records the assumption.
-            body = cast(Iterable[bytes], response.streaming_content)
-            response.streaming_content = _within(scope, body)
+            if response.is_async:  # api/export.py under ASGI
+                chunks = cast(AsyncIterator[bytes], response.streaming_content)
+                response.streaming_content = _within_async(scope, chunks)
+            else:
+                body = cast(Iterable[bytes], response.streaming_content)
+                response.streaming_content = _within(scope, body)
         return response
 
     @staticmethod
@@ -112,6 +114,19 @@ class ReplicaMiddleware:
         if keys:
             with timed():
                 cache.set_many(dict.fromkeys(keys, 1), settings.REPLICA_PIN_SECONDS)
+
+
+async def _within_async(
+    scope: routing.ReadScope, chunks: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    """``_within`` for an async body: each chunk is produced inside ``scope``."""
+    while True:
+        with routing.entered(scope):
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+        yield chunk
 
 
 def _within(scope: routing.ReadScope, chunks: Iterable[bytes]) -> Iterator[bytes]:
