@@ -177,14 +177,14 @@ def generation() -> int:
     with timed():
         value = cache.get(generation_key())
     if value is not None:
-        return _reading_at(int(value))
+        return reading_at(int(value))
     version = read_version()
     if publish(version) is None:
         return -1
-    return _reading_at(version)
+    return reading_at(version)
 
 
-def _reading_at(generation: int) -> int:
+def reading_at(generation: int) -> int:
     """What this request caches next is keyed by ``generation``, so its reads need a
     database that has it: the primary, or a replica that has replayed that version."""
     routing.require_version(generation)
@@ -321,4 +321,4 @@ def read_with_generation(key: str) -> tuple[int, Any]:
         return generation(), None
     current = int(found[gen_key])
     local.saw_generation(current, now())
-    return _reading_at(current), found.get(key)
+    return reading_at(current), found.get(key)

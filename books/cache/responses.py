@@ -29,7 +29,7 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from books.cache import breaker, locks
 from books.cache.bypass import bypassed
-from books.cache.freshness import read_with_generation
+from books.cache.freshness import read_with_generation, reading_at
 from books.cache.keys import RESPONSE_TTL, response_key
 from core.timing import timed
 
@@ -209,6 +209,11 @@ def cached_response(
     found = getattr(request, "cache_lookup", None)
     if found is None or found.key != key:
         found = lookup(key)
+    else:
+        # The front door looked up before the request's read scope existed (the
+        # replica middleware sits below it): require the generation again here, so a
+        # fill for generation g reads only from a replica that replayed g.
+        reading_at(found.generation)
     if found.hit:
         assert found.entry is not None  # a hit has an entry
         response = thaw(found.entry)
