@@ -168,11 +168,13 @@ def test_beat_schedules_the_stats_refresh():
 
 
 def _database_url() -> str:
+    """The database this test is connected to, asked of the server itself."""
     s = connection.settings_dict
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        name = cursor.fetchone()[0]
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return (
-        f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    )
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{name}"
 
 
 @pytest.fixture
