@@ -368,6 +368,18 @@ def _parameters(request: HttpRequest) -> tuple[BookFilters, int, Cursor | None]:
     return filters, size, cursor
 
 
+def _checked_parameters(
+    request: HttpRequest,
+) -> tuple[BookFilters, int, Cursor | None] | HttpResponse:
+    """The parameters, or the JSON 400 naming the bad one (sync and async rungs)."""
+    try:
+        return _parameters(request)
+    except ValidationError as exc:
+        return _error(exc.message_dict)
+    except InvalidCursor:
+        return _error({"cursor": ["Invalid cursor."]})
+
+
 def _page_json(request: HttpRequest, page: KeysetPage, results: Rows) -> HttpResponse:
     """``{"next", "previous", "results"}`` as /api/books/ writes it."""
     url = request.build_absolute_uri()
@@ -390,12 +402,10 @@ def ladder_books(request: HttpRequest, rung: str) -> HttpResponse:
     """One rung: throttle, validate, fetch a keyset page, shape, encode."""
     if (throttled := _throttled(request, rung)) is not None:
         return throttled
-    try:
-        filters, size, cursor = _parameters(request)
-    except ValidationError as exc:
-        return _error(exc.message_dict)
-    except InvalidCursor:
-        return _error({"cursor": ["Invalid cursor."]})
+    checked = _checked_parameters(request)
+    if isinstance(checked, HttpResponse):
+        return checked
+    filters, size, cursor = checked
     source, shape = RUNGS[rung](filters)
     if source is RAW:
         page: KeysetPage = RawPage(
@@ -417,12 +427,10 @@ async def ladder_books_async(request: HttpRequest) -> HttpResponse:
     throttled = await sync_to_async(_throttled)(request, ASYNC_RUNG)
     if throttled is not None:
         return throttled
-    try:
-        filters, size, cursor = _parameters(request)
-    except ValidationError as exc:
-        return _error(exc.message_dict)
-    except InvalidCursor:
-        return _error({"cursor": ["Invalid cursor."]})
+    checked = _checked_parameters(request)
+    if isinstance(checked, HttpResponse):
+        return checked
+    filters, size, cursor = checked
     books = Book.objects.for_list_rows().filter_by(filters)
     page = KeysetPage(books, ordering=filters.ordering, cursor=cursor, size=size)
     await page.aload()

@@ -104,3 +104,28 @@ def make_books(count: int, reviews_per_book: int = 3) -> list:
 @pytest.fixture
 def book_factory():
     return make_books
+
+
+def scratch_database(workdir, prefix: str):
+    """A database of its own for a test's server subprocesses: a temp SQLite file, or
+    a fresh PostgreSQL database on the test server. Returns ``(url, drop)``."""
+    import subprocess
+    import uuid
+
+    if connection.vendor != "postgresql":
+        return f"sqlite:///{workdir / f'{prefix}.sqlite3'}", lambda: None
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    base = connection.settings_dict
+
+    def psql(sql: str) -> None:
+        subprocess.run(
+            ["psql", "-h", base["HOST"], "-p", str(base["PORT"]), "-U", base["USER"]]
+            + ["-d", "postgres", "-q", "-c", sql],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+    psql(f'CREATE DATABASE "{name}"')
+    url = f"postgres://{base['USER']}@{base['HOST']}:{base['PORT']}/{name}"
+    return url, lambda: psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,16 +13,15 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection
 from django.test import AsyncClient
 
 from tests import faults
-from tests.conftest import make_books
+from tests.conftest import make_books, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = [
@@ -56,26 +55,6 @@ def test_asgi_serves_the_wsgi_json(client, path):
 # --- For real: gunicorn + uvicorn workers against gunicorn + gthread ------------------
 
 
-def _scratch_database(workdir: Path) -> tuple[str, Callable[[], None]]:
-    if connection.vendor != "postgresql":
-        return f"sqlite:///{workdir / 'asgi.sqlite3'}", lambda: None
-    name = f"asgi_{uuid.uuid4().hex[:10]}"
-    base = connection.settings_dict
-
-    def psql(sql: str) -> None:
-        subprocess.run(
-            ["psql", "-h", base["HOST"], "-p", str(base["PORT"]), "-U", base["USER"]]
-            + ["-d", "postgres", "-q", "-c", sql],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-
-    psql(f'CREATE DATABASE "{name}"')
-    url = f"postgres://{base['USER']}@{base['HOST']}:{base['PORT']}/{name}"
-    return url, lambda: psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -92,7 +71,7 @@ def servers(tmp_path_factory, django_db_blocker) -> Iterator[dict[str, int]]:
     """Ports of a WSGI and an ASGI gunicorn serving one seeded scratch database."""
     workdir = tmp_path_factory.mktemp("asgi")
     with django_db_blocker.unblock():
-        database_url, drop = _scratch_database(workdir)
+        database_url, drop = scratch_database(workdir, "asgi")
     env = {
         **{
             k: v

@@ -31,6 +31,7 @@ import pytest
 from django.db import connection
 
 from tests import faults
+from tests.conftest import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUND = 2.0  # seconds: the README's promise to every other reader
@@ -74,31 +75,11 @@ class Site:
         return self.manage("shell", "--no-imports", "-c", code)
 
 
-def _scratch_database(workdir: Path) -> tuple[str, Callable[[], None]]:
-    if connection.vendor != "postgresql":
-        return f"sqlite:///{workdir / 'live.sqlite3'}", lambda: None
-    name = f"live_{uuid.uuid4().hex[:10]}"
-    base = connection.settings_dict
-
-    def psql(sql: str) -> None:
-        subprocess.run(
-            ["psql", "-h", base["HOST"], "-p", str(base["PORT"]), "-U", base["USER"]]
-            + ["-d", "postgres", "-q", "-c", sql],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-
-    psql(f'CREATE DATABASE "{name}"')
-    url = f"postgres://{base['USER']}@{base['HOST']}:{base['PORT']}/{name}"
-    return url, lambda: psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, django_db_blocker) -> Iterator[Site]:
     workdir = tmp_path_factory.mktemp("live")
     with django_db_blocker.unblock():
-        database_url, drop = _scratch_database(workdir)
+        database_url, drop = scratch_database(workdir, "live")
     password = uuid.uuid4().hex
     env = {
         **{
