@@ -1,18 +1,29 @@
-"""The in-process client every bench request goes through, and what it measures.
+"""How bench makes its in-process requests, and what it measures.
 
-Anonymous GETs through ``django.test.Client`` (the real middleware stack) that accept
-gzip, each from its own documentation-range address so no throttle ever answers.
+Anonymous GETs that accept gzip, each from its own documentation-range address so no
+throttle ever answers, through the real middleware stack. The audit pass uses
+``django.test.Client`` (its responses carry the exception behind a 500). The timing
+pass uses ``Server``: the project's WSGI application called as a WSGI server calls
+it (an environ in, the body iterated, ``close()``), so the latencies count what a
+server pays per request and not the test client's bookkeeping (request building,
+signal hooks, cookies), which took ~0.5 ms a request, more than a cache hit.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
+import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connections
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.test import Client
 
@@ -50,18 +61,15 @@ def make_client() -> Client:
     )
 
 
-def _streamed(
-    response: StreamingHttpResponse, first_byte: Callable[[], None] | None
+def _read(
+    chunks: Iterable[bytes], gzipped: bool, first_byte: Callable[[], None] | None
 ) -> tuple[bytes, int]:
-    """Read a streaming body as it is produced; ``first_byte()`` is called when the
-    first byte of content arrives (a gzip stream's header alone is not content)."""
-    decoder = (
-        zlib.decompressobj(wbits=31)
-        if response.get("Content-Encoding") == "gzip"
-        else None
-    )
+    """Read a body as it is produced: (the decoded body, the bytes sent).
+    ``first_byte()`` is called when the first byte of content arrives (a gzip
+    stream's header alone is not content)."""
+    decoder = zlib.decompressobj(wbits=31) if gzipped else None
     parts, size = [], 0
-    for chunk in response:  # its streaming_content (a sync body here)
+    for chunk in chunks:
         size += len(chunk)
         data = decoder.decompress(chunk) if decoder else chunk
         if data and first_byte is not None:
@@ -70,8 +78,16 @@ def _streamed(
         parts.append(data)
     if decoder:
         parts.append(decoder.flush())
-    body = b"".join(parts)
-    return body, size if decoder else len(gzip.compress(body, compresslevel=6))
+    return b"".join(parts), size
+
+
+def _streamed(
+    response: StreamingHttpResponse, first_byte: Callable[[], None] | None
+) -> tuple[bytes, int]:
+    """A streaming body (its streaming_content, sync here) and its gzip size."""
+    gzipped = response.get("Content-Encoding") == "gzip"
+    body, size = _read(response, gzipped, first_byte)
+    return body, size if gzipped else len(gzip.compress(body, compresslevel=6))
 
 
 def body_of(
@@ -96,3 +112,73 @@ def fetch(
     response = client.get(path, **visitor())
     body, gzip_bytes = body_of(response, first_byte)
     return response, body, gzip_bytes
+
+
+class Server:
+    """The project's WSGI application, called as a WSGI server calls it.
+
+    ``get()`` builds the environ a server would (the client's Host, Accept-Encoding
+    and the next visitor's address), calls the application, iterates the body it
+    returns and closes it: Django's request_started and request_finished run, so a
+    pooled database connection is checked out and returned each request, as under
+    gunicorn. Inside a transaction (a test's) connections are left open, as the test
+    client leaves them. Only a streamed body is read chunk by chunk, to mark its
+    first byte.
+    """
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self.application = WSGIHandler()
+        self.base = {
+            "REQUEST_METHOD": "GET",
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            **{k: v for k, v in defaults.items() if isinstance(v, str)},
+        }
+
+    @classmethod
+    def like(cls, client: Client) -> Server:
+        """A server answering as ``client`` asks (its Host and Accept-Encoding)."""
+        return cls(client.defaults)
+
+    def get(self, path: str, first_byte: Callable[[], None] | None = None) -> str:
+        """GET ``path`` as the next visitor; the response's status line."""
+        url = urlsplit(path)
+        environ = {
+            **self.base,
+            **visitor(),
+            "PATH_INFO": url.path,
+            "QUERY_STRING": url.query,
+            "wsgi.input": io.BytesIO(),
+        }
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list, exc_info: Any = None) -> None:
+            started[:] = [status, headers]
+
+        keep = any(c.in_atomic_block for c in connections.all(initialized_only=True))
+        if keep:
+            request_started.disconnect(close_old_connections)
+            request_finished.disconnect(close_old_connections)
+        try:
+            body = self.application(environ, start_response)
+            try:
+                if isinstance(body, StreamingHttpResponse):
+                    gzipped = ("Content-Encoding", "gzip") in started[1]
+                    _read(body, gzipped, first_byte)
+                else:
+                    b"".join(body)
+            finally:
+                body.close()
+        finally:
+            if keep:
+                request_started.connect(close_old_connections)
+                request_finished.connect(close_old_connections)
+        return started[0]

@@ -33,7 +33,7 @@ from bench import budgets as budgetmod
 from bench import compare as comparemod
 from bench import explain as explainmod
 from bench import operations, report
-from bench.client import make_client
+from bench.client import Server, make_client
 from bench.html_report import write_html
 from bench.loadtest import Throttled, check_loopback, load
 from bench.markdown_report import write_markdown
@@ -468,8 +468,9 @@ class Command(BaseCommand):
                 f"{len(first)} p50s moved beyond the noise against the baseline; "
                 f"timing those {len(pairs)} scenarios again before believing it."
             )
+        server = Server.like(self.client)
         for pair in pairs.values():
-            time_pair(self.client, pair, options["repeat"], self.clear)
+            time_pair(server, pair, options["repeat"], self.clear)
         return first
 
     def _compare(
