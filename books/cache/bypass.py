@@ -21,3 +21,12 @@ def bypassed(request: HttpRequest | None) -> bool:
     if not settings.DEBUG or request is None:
         return False
     return request.GET.get(PARAM, "") not in ("", "0", "false")
+
+
+def toolbar_shown(request: HttpRequest) -> bool:
+    """Under DEBUG the debug toolbar (below the front door) reports each page, cache
+    hits included: those requests take the view's path, and get an identity body,
+    as the toolbar injects itself into uncompressed HTML only."""
+    return settings.DEBUG and request.META.get("REMOTE_ADDR") in getattr(
+        settings, "INTERNAL_IPS", ()
+    )

@@ -21,7 +21,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import (
     Resolver404,
@@ -33,7 +32,7 @@ from django.urls import (
 
 from books.cache import local as local_cache
 from books.cache import responses
-from books.cache.bypass import bypassed
+from books.cache.bypass import bypassed, toolbar_shown
 from books.cache.keys import response_key
 from core.http import SAFE_METHODS, is_anonymous_request
 
@@ -70,14 +69,6 @@ def _policy(request: HttpRequest) -> CachePolicy | None:
     return policy_for(match, request) if policy_for else None
 
 
-def _toolbar_shown(request: HttpRequest) -> bool:
-    """Under DEBUG the debug toolbar (below this middleware) reports each page,
-    cache hits included; its users' hits take the view's path (the same cache)."""
-    return settings.DEBUG and request.META.get("REMOTE_ADDR") in getattr(
-        settings, "INTERNAL_IPS", ()
-    )
-
-
 class FrontDoorCacheMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -87,7 +78,7 @@ class FrontDoorCacheMiddleware:
             request.method not in SAFE_METHODS
             or not is_anonymous_request(request)
             or bypassed(request)  # ?nocache=1 under DEBUG: the view shows its SQL
-            or _toolbar_shown(request)  # the toolbar sits below: let it see the hit
+            or toolbar_shown(request)  # the toolbar sits below: let it see the hit
         ):
             return self.get_response(request)
         policy = _policy(request)

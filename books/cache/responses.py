@@ -28,7 +28,7 @@ from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from books.cache import breaker, locks
-from books.cache.bypass import bypassed
+from books.cache.bypass import bypassed, toolbar_shown
 from books.cache.freshness import read_with_generation, reading_at
 from books.cache.keys import RESPONSE_TTL, response_key
 from core.timing import timed
@@ -161,25 +161,32 @@ def finish(
 
 
 def _compute(
-    key: str, generation: int, render: Callable[[], HttpResponse]
-) -> tuple[HttpResponse, Entry | None]:
-    """Render once per key and generation (stampede lock); store a 200."""
+    request: HttpRequest | None,
+    key: str,
+    generation: int,
+    render: Callable[[], HttpResponse],
+) -> HttpResponse:
+    """Render once per key and generation (stampede lock); store a 200 and serve it
+    in the client's encoding, as a hit would (so GZipMiddleware has nothing to do)."""
     locked = False
     if generation >= 0 and breaker.cache_available():
         entry, locked = locks.wait_or_lock(
             key, generation=generation, fresh=lambda e: e.get("gen") == generation
         )
         if entry is not None:
-            return thaw(entry), entry
+            return thaw(entry, request)
     try:
         response = render()
         if response.status_code != 200:
-            return response, None
+            return response
         entry = freeze(response, generation)
-        if generation >= 0:
+        if locked:
+            locks.store_and_release(key, entry, RESPONSE_TTL, generation=generation)
+            locked = False
+        elif generation >= 0:
             with timed():
                 cache.set(key, entry, RESPONSE_TTL)
-        return thaw(entry), entry
+        return thaw(entry, request)
     finally:
         if locked:
             locks.release(key, generation=generation)
@@ -198,7 +205,8 @@ def cached_response(
     ``render()`` returns a rendered response. A matching ``If-None-Match`` (weakly
     compared, ``*`` included) is a 304 only where a 200 would have been served; with
     the cache unreachable there is no ETag (nothing could say when it went stale).
-    The identity body is returned here: GZipMiddleware encodes a miss on its way out.
+    The body is the stored encoding the client accepts (br, gzip, else identity), on
+    a miss as on a hit: a miss compresses once, when it stores.
     """
     if bypassed(request):  # ?nocache=1 under DEBUG: run everything, store nothing
         response = render()
@@ -214,9 +222,11 @@ def cached_response(
         # replica middleware sits below it): require the generation again here, so a
         # fill for generation g reads only from a replica that replayed g.
         reading_at(found.generation)
+    # The encoding the client accepts, except for the toolbar (identity bodies only).
+    encode_for = None if toolbar_shown(request) else request
     if found.hit:
         assert found.entry is not None  # a hit has an entry
-        response = thaw(found.entry)
+        response = thaw(found.entry, encode_for)
     else:
-        response, _ = _compute(key, found.generation, render)
+        response = _compute(encode_for, key, found.generation, render)
     return finish(request, response, key, found.generation, found.hit)

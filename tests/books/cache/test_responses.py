@@ -116,3 +116,54 @@ def test_a_held_lock_with_no_value_falls_back_to_rendering(rf, monkeypatch):
     key = response_key(rf.get("/x"), namespace="t")
     cache.add(lock_key(key, freshness.generation()), 1, 60)
     assert serve(rf, lambda: HttpResponse("v")).content == b"v"
+
+
+BIG = "x, y and z " * 100  # over MIN_COMPRESS: stored with its encodings
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_a_miss_is_served_in_the_stored_encoding_as_the_hit_is(rf, coding):
+    """A miss compresses once, when it stores: the bytes it sends are the entry's,
+    the same the next hit sends (GZipMiddleware has nothing left to do)."""
+    miss = serve(rf, lambda: HttpResponse(BIG), **{"Accept-Encoding": coding})
+    hit = serve(rf, lambda: HttpResponse("never"), **{"Accept-Encoding": coding})
+    assert (miss["X-Cache"], hit["X-Cache"]) == ("MISS", "HIT")
+    assert miss["Content-Encoding"] == hit["Content-Encoding"] == coding
+    assert miss.content == hit.content and miss["ETag"] == hit["ETag"]
+    assert miss["Content-Length"] == str(len(miss.content))
+    assert "Accept-Encoding" in miss["Vary"]
+
+
+def test_a_miss_for_a_client_that_accepts_no_encoding_is_identity(rf):
+    miss = serve(rf, lambda: HttpResponse(BIG), **{"Accept-Encoding": "gzip;q=0"})
+    assert not miss.has_header("Content-Encoding") and miss.content == BIG.encode()
+
+
+def test_the_debug_toolbar_gets_identity_bodies(rf, settings):
+    """The toolbar injects itself into uncompressed HTML only."""
+    settings.DEBUG, settings.INTERNAL_IPS = True, ["127.0.0.1"]
+    for _ in range(2):  # the miss, then the hit (the view path, under the toolbar)
+        response = serve(rf, lambda: HttpResponse(BIG), **{"Accept-Encoding": "gzip"})
+        assert not response.has_header("Content-Encoding")
+
+
+def test_the_holder_stores_and_frees_the_lock_together(rf):
+    key = response_key(rf.get("/x"), namespace="t")
+    generation = freshness.generation()
+    assert locks.wait_or_lock(key, generation=generation, fresh=bool) == (None, True)
+    locks.store_and_release(key, {"v": 1}, 60, generation=generation)
+    assert cache.get(key) == {"v": 1}
+    assert cache.get(lock_key(key, generation)) is None
+
+
+def test_storing_and_freeing_the_lock_is_one_redis_round_trip(rf, redis_cache):
+    raw = redis_cache.client.get_client(write=True)
+    key = response_key(rf.get("/x"), namespace="t")
+    locks.wait_or_lock(key, generation=7, fresh=bool)
+    before = raw.info("stats")["total_commands_processed"]
+    locks.store_and_release(key, {"v": 1}, 60, generation=7)
+    # SET and DEL, in one pipeline (INFO itself is counted once, after).
+    assert raw.info("stats")["total_commands_processed"] - before == 3
+    assert redis_cache.get(key) == {"v": 1}
+    assert redis_cache.get(lock_key(key, 7)) is None
+    assert 0 < raw.ttl(redis_cache.make_key(key)) <= 60
