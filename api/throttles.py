@@ -1,6 +1,7 @@
 """Rate limits: DRF's throttles, never applied to the site's own traffic.
 
-- ``anon`` / ``user``: every API request, per client address or per user.
+- ``anon`` / ``user``: every API request, per client address (anonymous clients)
+  or per user (signed-in ones).
 - ``naive``: the untuned endpoints (``api.naive``, ~400 queries a page at
   ``page_size=100``) get their own much stricter budget, for anonymous and signed-in
   clients alike, on top of the general one.
@@ -90,7 +91,14 @@ class AnonRateThrottle(FixedWindowMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(FixedWindowMixin, throttling.UserRateThrottle):
-    pass
+    """Signed-in users only. DRF's counts anonymous clients too, by address, beside
+    ``anon``'s count of the same address: a second round trip on every anonymous
+    request reaching DRF (each cache miss), for a limit ``anon`` already applies."""
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return super().get_cache_key(request, view)
 
 
 class ScopedRateThrottle(FixedWindowMixin, throttling.ScopedRateThrottle):

@@ -131,3 +131,28 @@ def test_cache_warming_goes_unthrottled(rates, settings):
         "/api/genres/": "MISS",
     }
     assert set(warm_hot_keys(("/api/books/", "/api/genres/")).values()) == {"HIT"}
+
+
+def test_anonymous_clients_meet_the_anon_limit_and_users_the_user_limit(
+    api_client, token_client, rates
+):
+    """One counter each: anonymous clients by address, users by account (anonymous
+    cache hits are never throttled: each request here is a miss)."""
+    rates(anon="2/min", user="3/min")
+    BookFactory()
+    paths = [f"/api/authors/?page_size={size}" for size in (1, 2, 3)]
+    anonymous = [api_client.get(path).status_code for path in paths]
+    signed_in = [token_client.get("/api/authors/").status_code for _ in range(4)]
+    assert anonymous == [200, 200, 429]
+    assert signed_in == [200, 200, 200, 429]
+
+
+def test_an_anonymous_request_costs_one_counter(rf):
+    """DRF's UserRateThrottle would count an anonymous client a second time."""
+    from django.contrib.auth.models import AnonymousUser
+    from rest_framework.request import Request
+
+    request = Request(rf.get("/api/books/", REMOTE_ADDR="198.51.100.7"))
+    request.user = AnonymousUser()
+    assert UserRateThrottle().get_cache_key(request, None) is None
+    assert AnonRateThrottle().get_cache_key(request, None) is not None
