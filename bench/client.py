@@ -114,6 +114,10 @@ def fetch(
     return response, body, gzip_bytes
 
 
+def _in_transaction() -> bool:
+    return any(c.in_atomic_block for c in connections.all(initialized_only=True))
+
+
 class Server:
     """The project's WSGI application, called as a WSGI server calls it.
 
@@ -143,6 +147,14 @@ class Server:
             **{k: v for k, v in defaults.items() if isinstance(v, str)},
         }
 
+    @staticmethod
+    def settle() -> None:
+        """Return the database connections opened between requests (a cache clear
+        reads the catalogue version), as the end of a request returns them, so the
+        next request does not pay for it. Inside a transaction (a test's) they stay."""
+        if not _in_transaction():
+            close_old_connections()
+
     @classmethod
     def like(cls, client: Client) -> Server:
         """A server answering as ``client`` asks (its Host and Accept-Encoding)."""
@@ -163,7 +175,7 @@ class Server:
         def start_response(status: str, headers: list, exc_info: Any = None) -> None:
             started[:] = [status, headers]
 
-        keep = any(c.in_atomic_block for c in connections.all(initialized_only=True))
+        keep = _in_transaction()
         if keep:
             request_started.disconnect(close_old_connections)
             request_finished.disconnect(close_old_connections)

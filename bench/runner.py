@@ -275,6 +275,7 @@ def _timed_request(
     when it is streamed, else None). A cold one clears the caches first."""
     if result.cache == "cold":
         clear()
+        server.settle()
     first: list[float] = []
     started = time.perf_counter()
     server.get(result.scenario.path, lambda: first.append(time.perf_counter()))
