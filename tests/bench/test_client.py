@@ -61,6 +61,7 @@ def _stream(request):
 urlpatterns = [path("echo/", _echo), path("stream/", _stream)]
 
 
+@pytest.mark.django_db
 @pytest.mark.urls(__name__)
 def test_the_server_calls_the_wsgi_application_as_a_client_would_ask(monkeypatch):
     """Host and Accept-Encoding from the client, a new visitor address each call."""
@@ -86,6 +87,7 @@ def test_the_server_calls_the_wsgi_application_as_a_client_would_ask(monkeypatch
     assert first["REMOTE_ADDR"] != second["REMOTE_ADDR"]
 
 
+@pytest.mark.django_db
 @pytest.mark.urls(__name__)
 def test_the_server_marks_a_streamed_bodys_first_byte_and_closes_it():
     from django.core.signals import request_finished
