@@ -172,8 +172,11 @@ class Server:
         }
         started: list[Any] = []
 
-        def start_response(status: str, headers: list, exc_info: Any = None) -> None:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
             started[:] = [status, headers]
+            return len  # the write() callable; Django never calls it
 
         keep = _in_transaction()
         if keep:
