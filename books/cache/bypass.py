@@ -26,7 +26,10 @@ def bypassed(request: HttpRequest | None) -> bool:
 def toolbar_shown(request: HttpRequest) -> bool:
     """Under DEBUG the debug toolbar (below the front door) reports each page, cache
     hits included: those requests take the view's path, and get an identity body,
-    as the toolbar injects itself into uncompressed HTML only."""
-    return settings.DEBUG and request.META.get("REMOTE_ADDR") in getattr(
-        settings, "INTERNAL_IPS", ()
-    )
+    as the toolbar injects itself into uncompressed HTML only. Who sees it is the
+    toolbar's own rule (``SHOW_TOOLBAR_CALLBACK``)."""
+    if not settings.DEBUG or "debug_toolbar" not in settings.INSTALLED_APPS:
+        return False
+    from debug_toolbar.middleware import show_toolbar_func_or_path
+
+    return bool(show_toolbar_func_or_path()(request))

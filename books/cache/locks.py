@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
+from books.cache import breaker
 from books.cache.keys import LOCK_POLL, LOCK_TTL, LOCK_WAIT, lock_key
 from core.timing import timed
 
@@ -54,20 +56,22 @@ def release(key: str, *, generation: int) -> None:
 
 def store_and_release(key: str, value: Any, timeout: int, *, generation: int) -> None:
     """``cache.set(key, value, timeout)``, then ``release()``: one round trip on Redis
-    (a pipeline of SET and DEL), where the two calls would take two.
+    (a pipeline of SET and DEL), where the two calls would take two. ``timeout`` is
+    whole seconds, more than 0.
 
-    Redis down: nothing is stored, the lock expires by itself, and the request is
-    served (as with django-redis' IGNORE_EXCEPTIONS)."""
+    Redis unreachable: nothing is stored, the lock expires by itself, the breaker
+    opens and the request is served (as with django-redis' IGNORE_EXCEPTIONS)."""
     client: Any = getattr(cache, "client", None)  # django-redis's, if configured
-    if not hasattr(client, "get_client"):
-        cache.set(key, value, timeout)
-        release(key, generation=generation)
-        return
     with timed():
+        if not hasattr(client, "get_client"):
+            cache.set(key, value, timeout)
+            cache.delete(lock_key(key, generation))
+            return
         try:
             pipe = client.get_client(write=True).pipeline(transaction=False)
             pipe.set(client.make_key(key), client.encode(value), ex=timeout)
             pipe.delete(client.make_key(lock_key(key, generation)))
             pipe.execute()
-        except Exception:
+        except RedisError:
+            breaker.trip()
             log.warning("cache store failed for %s", key, exc_info=True)

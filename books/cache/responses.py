@@ -177,13 +177,13 @@ def _compute(
             return thaw(entry, request)
     try:
         response = render()
-        if response.status_code != 200:
-            return response
+        if response.status_code != 200 or generation < 0:
+            return response  # nothing to store: GZipMiddleware compresses it once
         entry = freeze(response, generation)
         if locked:
             locks.store_and_release(key, entry, RESPONSE_TTL, generation=generation)
             locked = False
-        elif generation >= 0:
+        else:
             with timed():
                 cache.set(key, entry, RESPONSE_TTL)
         return thaw(entry, request)

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.http import HttpResponse
 
-from books.cache import freshness, locks, responses
+from books.cache import breaker, freshness, locks, responses
 from books.cache.keys import lock_key, response_key
 
 pytestmark = pytest.mark.django_db
@@ -140,8 +140,10 @@ def test_a_miss_for_a_client_that_accepts_no_encoding_is_identity(rf):
 
 
 def test_the_debug_toolbar_gets_identity_bodies(rf, settings):
-    """The toolbar injects itself into uncompressed HTML only."""
+    """The toolbar injects itself into uncompressed HTML only; who sees it is its
+    own rule (``SHOW_TOOLBAR_CALLBACK``, here the default: INTERNAL_IPS)."""
     settings.DEBUG, settings.INTERNAL_IPS = True, ["127.0.0.1"]
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "debug_toolbar"]
     for _ in range(2):  # the miss, then the hit (the view path, under the toolbar)
         response = serve(rf, lambda: HttpResponse(BIG), **{"Accept-Encoding": "gzip"})
         assert not response.has_header("Content-Encoding")
@@ -167,3 +169,17 @@ def test_storing_and_freeing_the_lock_is_one_redis_round_trip(rf, redis_cache):
     assert redis_cache.get(key) == {"v": 1}
     assert redis_cache.get(lock_key(key, 7)) is None
     assert 0 < raw.ttl(redis_cache.make_key(key)) <= 60
+
+
+def test_with_the_cache_unreachable_a_miss_is_not_frozen(rf):
+    """Breaker open (the cache is down): nothing can be stored, so nothing is
+    compressed for storing; the view's response goes on as it is (GZipMiddleware
+    compresses it once, below)."""
+    breaker.trip()
+    try:
+        response = serve(rf, lambda: HttpResponse(BIG), **{"Accept-Encoding": "gzip"})
+    finally:
+        breaker.reset()
+    assert (response.content, response["X-Cache"]) == (BIG.encode(), "MISS")
+    assert not response.has_header("Content-Encoding") and "ETag" not in response
+    assert "Authorization" in response["Vary"]
