@@ -114,6 +114,18 @@ def fetch(
     return response, body, gzip_bytes
 
 
+def _drain(
+    chunks: Iterable[bytes], gzipped: bool, first_byte: Callable[[], None] | None
+) -> None:
+    """Consume a streamed body as a server sends it, decoding only until the first
+    byte of content (a gzip stream's header alone is not content) to mark it."""
+    decoder = zlib.decompressobj(wbits=31) if gzipped else None
+    for chunk in chunks:
+        if first_byte is not None and (decoder.decompress(chunk) if decoder else chunk):
+            first_byte()
+            first_byte = None
+
+
 def _in_transaction() -> bool:
     return any(c.in_atomic_block for c in connections.all(initialized_only=True))
 
@@ -178,22 +190,23 @@ class Server:
             started[:] = [status, headers]
             return len  # the write() callable; Django never calls it
 
-        keep = _in_transaction()
-        if keep:
-            request_started.disconnect(close_old_connections)
-            request_finished.disconnect(close_old_connections)
+        signals = (request_started, request_finished)
+        kept = [
+            signal
+            for signal in (signals if _in_transaction() else ())
+            if signal.disconnect(close_old_connections)
+        ]
         try:
             body = self.application(environ, start_response)
             try:
                 if isinstance(body, StreamingHttpResponse):
                     gzipped = ("Content-Encoding", "gzip") in started[1]
-                    _read(body, gzipped, first_byte)
+                    _drain(body, gzipped, first_byte)
                 else:
                     b"".join(body)
             finally:
                 body.close()
         finally:
-            if keep:
-                request_started.connect(close_old_connections)
-                request_finished.connect(close_old_connections)
+            for signal in kept:
+                signal.connect(close_old_connections)
         return started[0]
