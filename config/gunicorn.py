@@ -144,6 +144,31 @@ def on_starting(server) -> None:
                 os.remove(stale)
 
 
+def post_worker_init(worker) -> None:
+    """Fill this worker's database pools, a connection per thread, before it serves.
+
+    A fresh worker's pool holds DB_POOL_MIN_SIZE (1) connections; a burst of requests
+    would each wait for a connect, and under load a connect outlasts DB_POOL_TIMEOUT
+    (a 503 for a healthy database). A database that is down is not waited for long:
+    the pool keeps trying in the background, and requests get their fast 503.
+    """
+    from django.db import connections
+
+    for connection in connections.all():
+        pool = getattr(connection, "pool", None)  # None: SQLite, or no pool
+        if pool is None:
+            continue
+        wanted = min(max(pool.min_size, threads), pool.max_size)
+        try:
+            if wanted > pool.min_size:
+                pool.resize(wanted, pool.max_size)
+            pool.wait(timeout=_float("GUNICORN_POOL_FILL_TIMEOUT", 5.0))
+        except Exception as exc:  # PoolTimeout, or the breaker refusing to connect
+            worker.log.warning(
+                "database pool %r not filled at start: %s", connection.alias, exc
+            )
+
+
 def child_exit(server, worker) -> None:
     if _metrics_dir:
         from prometheus_client import multiprocess

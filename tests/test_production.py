@@ -602,6 +602,33 @@ def test_gunicorn_defaults_are_production_shaped(monkeypatch):
     assert max(3.0, 0.5) < conf["timeout"]
 
 
+class _Worker:
+    log = logging.getLogger("tests.gunicorn")
+
+
+@pytest.mark.django_db
+def test_a_worker_fills_its_database_pool_before_serving(postgres, monkeypatch):
+    """A connection per thread, ready before the first request: a burst on a fresh
+    worker must not wait on connects (under load they outlast DB_POOL_TIMEOUT)."""
+    conf = _gunicorn(monkeypatch, GUNICORN_THREADS="3")
+    pool = connection.pool
+    before = pool.min_size
+    try:
+        conf["post_worker_init"](_Worker())
+        assert pool.min_size == max(before, 3)
+        assert pool.get_stats()["pool_size"] >= 3
+    finally:
+        pool.resize(before, pool.max_size)
+
+
+def test_a_worker_without_a_pool_starts_as_before(db, monkeypatch, caplog):
+    """SQLite has no pool: nothing to fill, nothing logged."""
+    if getattr(connection, "pool", None) is not None:
+        pytest.skip("the embedded pass: a database without a pool")
+    _gunicorn(monkeypatch)["post_worker_init"](_Worker())
+    assert not caplog.records
+
+
 def test_gunicorn_is_overridable_from_the_environment(monkeypatch):
     assert _gunicorn(monkeypatch, WEB_CONCURRENCY="5")["workers"] == 5
     assert (
