@@ -61,15 +61,18 @@ def make_client() -> Client:
     )
 
 
-def _read(
-    chunks: Iterable[bytes], gzipped: bool, first_byte: Callable[[], None] | None
+def _streamed(
+    response: StreamingHttpResponse, first_byte: Callable[[], None] | None
 ) -> tuple[bytes, int]:
-    """Read a body as it is produced: (the decoded body, the bytes sent).
-    ``first_byte()`` is called when the first byte of content arrives (a gzip
-    stream's header alone is not content)."""
-    decoder = zlib.decompressobj(wbits=31) if gzipped else None
+    """Read a streaming body as it is produced; ``first_byte()`` is called when the
+    first byte of content arrives (a gzip stream's header alone is not content)."""
+    decoder = (
+        zlib.decompressobj(wbits=31)
+        if response.get("Content-Encoding") == "gzip"
+        else None
+    )
     parts, size = [], 0
-    for chunk in chunks:
+    for chunk in response:  # its streaming_content (a sync body here)
         size += len(chunk)
         data = decoder.decompress(chunk) if decoder else chunk
         if data and first_byte is not None:
@@ -78,16 +81,8 @@ def _read(
         parts.append(data)
     if decoder:
         parts.append(decoder.flush())
-    return b"".join(parts), size
-
-
-def _streamed(
-    response: StreamingHttpResponse, first_byte: Callable[[], None] | None
-) -> tuple[bytes, int]:
-    """A streaming body (its streaming_content, sync here) and its gzip size."""
-    gzipped = response.get("Content-Encoding") == "gzip"
-    body, size = _read(response, gzipped, first_byte)
-    return body, size if gzipped else len(gzip.compress(body, compresslevel=6))
+    body = b"".join(parts)
+    return body, size if decoder else len(gzip.compress(body, compresslevel=6))
 
 
 def body_of(
