@@ -106,6 +106,25 @@ def book_factory():
     return make_books
 
 
+def manage(env: dict[str, str], *args: str) -> str:
+    """``manage.py *args`` in a subprocess with ``env`` (a live server's settings);
+    its standard output, or the test fails with its standard error."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def scratch_database(workdir, prefix: str):
     """A database of its own for a test's server subprocesses: a temp SQLite file, or
     a fresh PostgreSQL database on the test server. Returns ``(url, drop)``."""

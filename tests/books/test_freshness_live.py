@@ -31,7 +31,7 @@ import pytest
 from django.db import connection
 
 from tests import faults
-from tests.conftest import scratch_database
+from tests.conftest import manage, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUND = 2.0  # seconds: the README's promise to every other reader
@@ -60,16 +60,7 @@ class Site:
             conn.close()
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
+        return manage(self.env, *args)
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "--no-imports", "-c", code)

@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ import pytest
 from django.db import connection
 
 from tests import faults
+from tests.conftest import manage
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LAG = 1.0  # REPLICA_MAX_LAG_SECONDS for the site (the default)
@@ -136,16 +136,7 @@ class Site:
         return {found["state"] for found in self.health().values()}
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
+        return manage(self.env, *args)
 
     def servers(self) -> dict[str, Server]:
         return {"default": self.primary, **self.replicas}
