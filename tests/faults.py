@@ -40,7 +40,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +89,26 @@ def missing_tools() -> list[str]:
     if not Path(GUNICORN).exists():
         missing.append("gunicorn in the virtualenv")
     return missing
+
+
+# What the calling run points its own process at: a server or command started for a
+# drill or a test gets services of its own, or none.
+SERVICE_VARIABLES = frozenset(
+    {"DATABASE_URL", "DATABASE_REPLICA_URLS", "REDIS_URL", "CELERY_BROKER_URL"}
+)
+
+
+def child_environ(
+    drop: Collection[str] = (), *, keep_pytest: bool = True
+) -> dict[str, str]:
+    """This process's environment less ``drop``, for a subprocess to add its own
+    settings to. Without ``keep_pytest``, pytest's variables go too, so that a server
+    does not behave as under tests (the debug toolbar refuses to load there)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in drop and (keep_pytest or not k.startswith("PYTEST"))
+    }
 
 
 def free_port() -> int:
@@ -288,9 +308,18 @@ class Redis:
 
 
 class Gunicorn:
-    def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int,
+        env: dict[str, str],
+        *,
+        workers: int = WORKERS,
+        threads: int = THREADS,
+    ) -> None:
         self.port = port
         self.env = env
+        self.workers, self.threads = workers, threads
         self.logpath = workdir / "gunicorn.log"
         self.proc: subprocess.Popen | None = None
 
@@ -303,8 +332,8 @@ class Gunicorn:
                 **self.env,
                 "HOST": LOOPBACK,
                 "PORT": str(self.port),
-                "GUNICORN_WORKERS": str(WORKERS),
-                "GUNICORN_THREADS": str(THREADS),
+                "GUNICORN_WORKERS": str(self.workers),
+                "GUNICORN_THREADS": str(self.threads),
             },
             stdout=logfile,
             stderr=subprocess.STDOUT,
@@ -558,17 +587,7 @@ class Drill:
         self.redis = Redis(self.workdir, free_port())
         self.web_port = free_port()
         self.env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if k
-                not in {
-                    "DATABASE_URL",
-                    "DATABASE_REPLICA_URLS",
-                    "REDIS_URL",
-                    "CELERY_BROKER_URL",
-                }
-            },
+            **child_environ(SERVICE_VARIABLES),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false",
             "SECRET_KEY": "fault-drill-only-" + os.urandom(16).hex(),

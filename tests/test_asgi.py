@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -73,11 +72,7 @@ def servers(tmp_path_factory, django_db_blocker) -> Iterator[dict[str, int]]:
     with django_db_blocker.unblock():
         database_url, drop = scratch_database(workdir, "asgi")
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("PYTEST") and k != "DATABASE_URL"
-        },
+        **faults.child_environ({"DATABASE_URL"}, keep_pytest=False),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
         "SECRET_KEY": "asgi-test-" + uuid.uuid4().hex,

@@ -14,7 +14,6 @@ import re
 import runpy
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from django.utils import timezone
 from config import urls as project_urls
 from core.logs import JsonFormatter, RequestIDFilter, request_id_var
 from core.middleware import DatabaseUnavailableMiddleware
+from tests import faults
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,18 +80,7 @@ PRODUCTION_ENV = {
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "DATABASE_URL",
-            "DATABASE_REPLICA_URLS",
-            "REDIS_URL",
-            "CELERY_BROKER_URL",
-            "DEBUG",
-        }
-    }
+    clean = faults.child_environ(faults.SERVICE_VARIABLES | {"DEBUG"})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -654,27 +643,18 @@ def test_gunicorn_config_names_the_service_not_the_server(monkeypatch):
 
 
 def test_a_running_gunicorn_sends_no_server_software_or_version(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = faults.free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        # Either would bind gunicorn elsewhere than HOST and PORT.
+        **faults.child_environ({"GUNICORN_BIND", "BIND"}, keep_pytest=False),
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REDIS_URL": "",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "1",
         "GUNICORN_ACCESSLOG": "/dev/null",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server = faults.Gunicorn(tmp_path, port, env, workers=1, threads=1)
+    server.start()
     try:
         headers = None
         for _ in range(100):
@@ -688,8 +668,7 @@ def test_a_running_gunicorn_sends_no_server_software_or_version(tmp_path):
         assert headers.get_all("Server") == ["bookshelf"]
         assert "gunicorn" not in str(headers).lower()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 # --- compose.yaml ---------------------------------------------------------------------
@@ -874,12 +853,10 @@ def test_fault_drill_passes():
             "the fault drill runs on the PostgreSQL + Redis pass only (it needs "
             "initdb and redis-server, and takes about two minutes)"
         )
-    from tests import faults
-
     missing = faults.missing_tools()
     if missing:
         pytest.skip(f"fault drill needs {', '.join(missing)}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env = faults.child_environ(keep_pytest=False)
     result = subprocess.run(
         [sys.executable, "-m", "tests.faults"],
         cwd=ROOT,

@@ -4,11 +4,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from tests.faults import SERVICE_VARIABLES, child_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
@@ -21,27 +24,26 @@ PROBE = (
 )
 
 
-def probe(**env: str) -> dict:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "DATABASE_URL",
-            "DATABASE_REPLICA_URLS",
-            "REDIS_URL",
-            "CELERY_BROKER_URL",
-            "DEBUG",
-        }
-    }
-    clean.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+def run_settings(
+    script: str, drop: Collection[str], **env: str
+) -> subprocess.CompletedProcess:
+    """``python -c script`` with the project's settings, in this environment less
+    ``drop``, plus ``env``."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
         cwd=ROOT,
-        env=clean,
+        env={
+            **child_environ(drop),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **env,
+        },
         capture_output=True,
         text=True,
     )
+
+
+def probe(**env: str) -> dict:
+    result = run_settings(PROBE, SERVICE_VARIABLES | {"DEBUG"}, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -77,20 +79,12 @@ def test_broker_can_be_overridden_separately():
 
 
 def test_secret_key_is_required_when_debug_is_off():
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="false")
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    result = run_settings(PROBE, {"SECRET_KEY"}, DEBUG="false")
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
 
 
 def test_debug_installs_the_toolbar_with_a_dev_key():
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="true")
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    result = run_settings(PROBE, {"SECRET_KEY"}, DEBUG="true")
     assert json.loads(result.stdout)["toolbar"] is True
 
 
@@ -123,10 +117,7 @@ def _cache_prefix(**env: str) -> str:
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.CACHES['default']['KEY_PREFIX'])"
     )
-    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=full, capture_output=True, text=True
-    )
+    result = run_settings(code, (), **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -157,19 +148,8 @@ PRIMARY = "postgres://root@127.0.0.1:5432/bookshelf"
 
 
 def replica_probe(**env: str) -> subprocess.CompletedProcess:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "DATABASE_REPLICA_URLS", "REPLICA_MAX_LAG_SECONDS"}
-    }
-    clean.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="x", **env)
-    return subprocess.run(
-        [sys.executable, "-c", REPLICA_PROBE],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-    )
+    drop = {"DATABASE_URL", "DATABASE_REPLICA_URLS", "REPLICA_MAX_LAG_SECONDS"}
+    return run_settings(REPLICA_PROBE, drop, SECRET_KEY="x", **env)
 
 
 # --- LOAD_TEST: every throttle off, for a server on loopback only ---------------------
@@ -182,15 +162,7 @@ BIND_VARIABLES = {"HOST", "PORT", "BIND", "GUNICORN_BIND", "LOAD_TEST", "DEBUG"}
 
 
 def _rates(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in BIND_VARIABLES}
-    clean.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="x", **env)
-    return subprocess.run(
-        [sys.executable, "-c", RATES],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-    )
+    return run_settings(RATES, BIND_VARIABLES, SECRET_KEY="x", **env)
 
 
 def test_without_replica_urls_there_is_no_router_and_no_extra_alias():

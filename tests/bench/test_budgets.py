@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from bench import budgets
+from tests import faults
 
 pytestmark = pytest.mark.django_db
 
@@ -125,18 +126,13 @@ def test_repo_query_budgets_hold_on_the_real_api_and_pages(
 @pytest.mark.django_db(databases=[])
 def test_manage_py_bench_exits_1_on_a_breach(tmp_path):
     """The real process, on a throwaway SQLite file: CI gates on this exit status."""
-    import os
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("REDIS_URL", "DEBUG", "DATABASE_REPLICA_URLS")
-        },
+        **faults.child_environ(("REDIS_URL", "DEBUG", "DATABASE_REPLICA_URLS")),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
         "SECRET_KEY": "test-only",
         "DEBUG": "false",

@@ -15,7 +15,6 @@ import html
 import http.client
 import http.cookies
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -73,12 +72,9 @@ def site(tmp_path_factory, django_db_blocker) -> Iterator[Site]:
         database_url, drop = scratch_database(workdir, "live")
     password = uuid.uuid4().hex
     env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("PYTEST")
-            and k not in {"DATABASE_URL", "DATABASE_REPLICA_URLS"}
-        },
+        **faults.child_environ(
+            {"DATABASE_URL", "DATABASE_REPLICA_URLS"}, keep_pytest=False
+        ),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
         "SECRET_KEY": "live-test-" + uuid.uuid4().hex,

@@ -1,10 +1,6 @@
 """core.metrics: Prometheus metrics by view, and who may read GET /metrics."""
 
 import http.client
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,7 +13,6 @@ from tests.conftest import make_books
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMES = (
     "django_http_request_duration_seconds_bucket",
     "django_db_queries_per_request_bucket",
@@ -171,7 +166,7 @@ def test_several_workers_report_one_sum(tmp_path):
     (metrics_dir / "counter_999999.db").write_bytes(b"stale")
     port = faults.free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        **faults.child_environ(keep_pytest=False),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
         "SECRET_KEY": "metrics-test-key",
@@ -180,30 +175,18 @@ def test_several_workers_report_one_sum(tmp_path):
         "REDIS_URL": "",
         "METRICS_ALLOWED_IPS": "127.0.0.1",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "2",
         "LOG_LEVEL": "WARNING",
         "GUNICORN_ACCESSLOG": "/dev/null",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = faults.Gunicorn(tmp_path, port, env, workers=2, threads=2)
+    server.start()
     try:
-        faults.wait_for(lambda: faults.port_open(port), 30, "gunicorn to listen")
         for _ in range(20):  # a new connection each: both workers answer some
             assert _get(port, "/api/ladder/ceiling/")[0] == 200
         status, text = _get(port, "/metrics")
         files = {path.name.split("_")[-1] for path in metrics_dir.iterdir()}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
     assert status == 200
     line = next(

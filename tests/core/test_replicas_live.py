@@ -200,18 +200,8 @@ def site() -> Iterator[Site]:
         primary.create_database("bookshelf")
         redis.start()
         started.append(redis.stop)
-        outer = {
-            "DATABASE_URL",
-            "DATABASE_REPLICA_URLS",
-            "REDIS_URL",
-            "CELERY_BROKER_URL",
-        }
         env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith("PYTEST") and k not in outer
-            },
+            **faults.child_environ(faults.SERVICE_VARIABLES, keep_pytest=False),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false",
             "SECRET_KEY": "replica-test-" + uuid.uuid4().hex,

@@ -5,10 +5,11 @@ never are, so this runs a DEBUG process of its own on a throwaway SQLite file.
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests import faults
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -49,12 +50,9 @@ print(json.dumps({
 
 
 def test_the_toolbar_says_a_cached_page_ran_no_sql_and_how_to_see_it(tmp_path):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PYTEST")  # the toolbar refuses to load under tests
-        and k not in {"REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
-    }
+    env = faults.child_environ(
+        {"REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"}, keep_pytest=False
+    )
     env.update(
         DEBUG="true",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
