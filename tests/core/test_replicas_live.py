@@ -275,6 +275,14 @@ def served_by_replicas(site: Site, replicas: tuple[str, ...] = REPLICAS) -> bool
     return used == set(replicas)
 
 
+def recovery(site: Site) -> tuple[float, float]:
+    """Seconds from now until healthz says ok, and until reads are back on both
+    replicas."""
+    healthy = wait_until(lambda: site.states() == {"ok"}, "healthz to say ok")
+    back = wait_until(lambda: served_by_replicas(site), "reads to return to both")
+    return healthy, healthy + back
+
+
 def first_book(site: Site) -> dict:
     status, data, _ = site.get("/api/books/?page_size=1")
     assert status == 200, data
@@ -351,11 +359,7 @@ def test_read_your_writes_and_lag_with_replay_paused(site):
         assert served_by_replicas(site, replicas=("default",))
     finally:
         site.sql_on_replicas("SELECT pg_wal_replay_resume()")
-    resumed = time.monotonic()
-    wait_until(lambda: site.states() == {"ok"}, "healthz to say ok")
-    healthy = time.monotonic() - resumed
-    wait_until(lambda: served_by_replicas(site), "reads to return to the replicas")
-    back = time.monotonic() - resumed
+    healthy, back = recovery(site)
     site.figures["read-your-writes"] = (
         "replay paused: the writer's next GET and an anonymous MISS showed the new "
         "title from the primary (0 book reads on the replicas); the MISS cached it"
@@ -391,11 +395,7 @@ def test_a_stopped_replica_costs_no_5xx_and_its_reads_move_to_the_other(site):
         assert served_by_replicas(site, replicas=("replica2",))
     finally:
         stopped_replica.start()
-    restarted = time.monotonic()
-    wait_until(lambda: site.states() == {"ok"}, "healthz to say ok")
-    healthy = time.monotonic() - restarted
-    wait_until(lambda: served_by_replicas(site), "reads to return to both replicas")
-    back = time.monotonic() - restarted
+    healthy, back = recovery(site)
     site.figures["failover (stopped)"] = (
         f"12/12 GETs 200, slowest {max(timings):.2f} s, median "
         f"{sorted(timings)[6]:.3f} s; healthz 200, replica1 'down' "
