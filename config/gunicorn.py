@@ -14,6 +14,7 @@ and ``graceful_timeout`` stays inside the orchestrator's stop grace period (comp
 import glob
 import multiprocessing
 import os
+import time
 
 import gunicorn.http.wsgi
 
@@ -149,24 +150,34 @@ def post_worker_init(worker) -> None:
 
     A fresh worker's pool holds DB_POOL_MIN_SIZE (1) connections; a burst of requests
     would each wait for a connect, and under load a connect outlasts DB_POOL_TIMEOUT
-    (a 503 for a healthy database). A database that is down is not waited for long:
-    the pool keeps trying in the background, and requests get their fast 503.
+    (a 503 for a healthy database). The pools are opened here (Django opens one at
+    its first connection) and grown; all of them together are waited for at most
+    GUNICORN_POOL_FILL_TIMEOUT. A database that is down is not waited for longer: its
+    pool stays open and keeps connecting in the background, and requests get their
+    fast 503. (Not ``pool.wait()``: on a timeout it closes the pool for good.)
     """
     from django.db import connections
 
+    deadline = time.monotonic() + _float("GUNICORN_POOL_FILL_TIMEOUT", 5.0)
     for connection in connections.all():
         pool = getattr(connection, "pool", None)  # None: SQLite, or no pool
         if pool is None:
             continue
         wanted = min(max(pool.min_size, threads), pool.max_size)
-        try:
-            if wanted > pool.min_size:
-                pool.resize(wanted, pool.max_size)
-            pool.wait(timeout=_float("GUNICORN_POOL_FILL_TIMEOUT", 5.0))
-        except Exception as exc:  # PoolTimeout, or the breaker refusing to connect
-            worker.log.warning(
-                "database pool %r not filled at start: %s", connection.alias, exc
-            )
+        pool.open()
+        if wanted > pool.min_size:
+            pool.resize(wanted, pool.max_size)
+        while (ready := pool.get_stats()["pool_available"]) < wanted:
+            if time.monotonic() >= deadline:
+                worker.log.warning(
+                    "database pool %r not filled at start: %d of %d connections; "
+                    "it goes on connecting",
+                    connection.alias,
+                    ready,
+                    wanted,
+                )
+                break
+            time.sleep(0.01)
 
 
 def child_exit(server, worker) -> None:

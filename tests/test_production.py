@@ -33,6 +33,7 @@ from config import urls as project_urls
 from core.logs import JsonFormatter, RequestIDFilter, request_id_var
 from core.middleware import DatabaseUnavailableMiddleware
 from tests import faults
+from tests.conftest import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -595,19 +596,108 @@ class _Worker:
     log = logging.getLogger("tests.gunicorn")
 
 
-@pytest.mark.django_db
-def test_a_worker_fills_its_database_pool_before_serving(postgres, monkeypatch):
+def test_a_worker_fills_its_database_pool_before_serving(
+    transactional_db, monkeypatch, caplog
+):
     """A connection per thread, ready before the first request: a burst on a fresh
     worker must not wait on connects (under load they outlast DB_POOL_TIMEOUT)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
     conf = _gunicorn(monkeypatch, GUNICORN_THREADS="3")
+    connection.close()  # a fresh worker holds none of its pool's connections
     pool = connection.pool
     before = pool.min_size
     try:
         conf["post_worker_init"](_Worker())
         assert pool.min_size == max(before, 3)
         assert pool.get_stats()["pool_size"] >= 3
+        assert pool.get_stats()["pool_available"] >= 3  # connected, not just planned
+        assert not [r for r in caplog.records if r.name == _Worker.log.name]
     finally:
         pool.resize(before, pool.max_size)
+
+
+def test_a_booted_gunicorn_worker_holds_a_connection_per_thread(postgres, tmp_path):
+    """The real hook in a real worker, before any request: Django opens a pool only at
+    its first connection, so the hook has to open it to fill it."""
+    url, drop = scratch_database(tmp_path, "boot")
+    env = {
+        **faults.child_environ(faults.SERVICE_VARIABLES, keep_pytest=False),
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": url,
+        "REDIS_URL": "",
+        "GUNICORN_ACCESSLOG": "/dev/null",
+    }
+    server = faults.Gunicorn(tmp_path, faults.free_port(), env, workers=1, threads=3)
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # fixed per transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                [url.rsplit("/", 1)[1]],
+            )
+            return cursor.fetchone()[0]
+
+    try:
+        server.start()
+        faults.wait_for(lambda: sessions() >= 3, 20, "the worker's pool to fill")
+        assert "not filled" not in server.log_text()
+    finally:
+        server.stop()
+        drop()
+
+
+FILL_WITH_THE_DATABASE_DOWN = """
+import json, logging, runpy, time
+import django
+django.setup()
+from django.db import connections
+conf = runpy.run_path("config/gunicorn.py")
+warnings = []
+class Log:
+    def warning(self, message, *args):
+        warnings.append(message % args)
+class Worker:
+    log = Log()
+started = time.monotonic()
+conf["post_worker_init"](Worker())
+print(json.dumps({
+    "seconds": time.monotonic() - started,
+    "closed": [c.pool.closed for c in connections.all()],
+    "warnings": warnings,
+}))
+"""
+
+
+def test_a_worker_waits_once_for_pools_it_cannot_fill_and_keeps_them_open():
+    """The primary and two replicas all down: the worker waits the fill timeout once,
+    not once a pool, and leaves every pool open to connect when the database is back
+    (psycopg's ``pool.wait()`` would close it for good)."""
+    dead = [f"postgres://root@127.0.0.1:{faults.free_port()}/x" for _ in range(3)]
+    result = subprocess.run(
+        [sys.executable, "-c", FILL_WITH_THE_DATABASE_DOWN],
+        cwd=ROOT,
+        env={
+            **faults.child_environ(faults.SERVICE_VARIABLES | {"DEBUG"}),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECRET_KEY": "x",
+            "DATABASE_URL": dead[0],
+            "DATABASE_REPLICA_URLS": ",".join(dead[1:]),
+            "GUNICORN_POOL_FILL_TIMEOUT": "1",
+            "LOG_LEVEL": "CRITICAL",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["closed"] == [False, False, False]
+    assert len(found["warnings"]) == 3
+    assert all("not filled at start: 0 of" in w for w in found["warnings"])
+    assert found["seconds"] < 2.5  # one timeout of 1 s, not three
 
 
 def test_a_worker_without_a_pool_starts_as_before(db, monkeypatch, caplog):
