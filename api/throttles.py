@@ -24,8 +24,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
 from rest_framework import throttling
 
+from books.cache import breaker
 from core.http import is_internal
 
 if TYPE_CHECKING:  # rest_framework.views imports this module (via its settings)
@@ -48,11 +50,16 @@ def _count(key: str, window: int) -> int:
     """This window's hits for ``key``, this one included: one round trip."""
     client: Any = getattr(cache, "client", None)  # django-redis's, if configured
     if hasattr(client, "get_client"):
+        # Redis down: throttling stops, requests are served (see settings), and for
+        # a moment nobody waits on its timeout again (books.cache.breaker).
+        if not breaker.cache_available():
+            return 0
         try:
             raw = client.get_client(write=True)
             return int(raw.eval(_INCR_WITH_TTL, 1, cache.make_key(key), window + 1))
-        except Exception:
-            return 0  # Redis down: throttling stops, requests are served (see settings)
+        except RedisError:
+            breaker.trip()
+            return 0
     cache.add(key, 0, window + 1)
     try:
         return cache.incr(key)
